@@ -1,0 +1,42 @@
+//! The authenticated JSON API the IDE talks to. Handlers only translate HTTP to workspace
+//! calls; guard, authentication and headers are the layers' job.
+
+pub mod events;
+pub mod fs;
+pub mod json_body;
+pub mod status;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::workspace::Workspace;
+use crate::workspace::files::MAX_EDITABLE_BYTES;
+
+/// Shared state of the API handlers.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The one workspace this appliance exposes.
+    pub workspace: Arc<Workspace>,
+    /// Facts about this launch that the status report shows.
+    pub launch: Arc<status::LaunchFacts>,
+}
+
+/// Largest request body: a maximal file, JSON-escaped, plus room for the other fields.
+const MAX_BODY_BYTES: usize = (MAX_EDITABLE_BYTES as usize) * 2 + 64 * 1024;
+
+/// All `/api` routes.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/status", get(status::report))
+        .route("/api/events", get(events::connect))
+        .route("/api/fs/tree", get(fs::tree))
+        .route("/api/fs/file", get(fs::read).put(fs::write))
+        .route("/api/fs/create", post(fs::create))
+        .route("/api/fs/rename", post(fs::rename))
+        .route("/api/fs/delete", post(fs::delete))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

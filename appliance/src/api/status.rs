@@ -1,0 +1,100 @@
+//! `GET /api/status`: the appliance's air-gap state as measured now, which drives the
+//! IDE's Air-Gap indicator.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+
+use super::ApiState;
+use crate::egress::{OwnSocket, own_sockets};
+
+/// Facts fixed at launch.
+#[derive(Debug)]
+pub struct LaunchFacts {
+    /// Every address the appliance listens on.
+    pub listeners: Vec<SocketAddr>,
+    /// The workspace folder's name (not its full path).
+    pub workspace_name: String,
+}
+
+/// One air-gap check and its outcome.
+#[derive(Debug, Serialize)]
+pub struct Check {
+    /// Stable identifier.
+    pub name: &'static str,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was seen.
+    pub detail: String,
+}
+
+/// The whole report.
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    /// True only when every check passed.
+    pub airgap_active: bool,
+    /// The individual checks.
+    pub checks: Vec<Check>,
+    /// This process's sockets, as evidence.
+    pub sockets: Vec<OwnSocket>,
+    /// Listening addresses.
+    pub listeners: Vec<SocketAddr>,
+    /// Workspace folder name.
+    pub workspace: String,
+    /// Appliance version.
+    pub version: &'static str,
+}
+
+/// Measures the air-gap state now.
+pub fn measure(launch: &LaunchFacts) -> StatusReport {
+    let mut checks = Vec::new();
+    let listeners_ok = launch.listeners.iter().all(|a| a.ip().is_loopback());
+    checks.push(Check {
+        name: "listeners_loopback",
+        ok: listeners_ok,
+        detail: format!("listening on {:?}", launch.listeners),
+    });
+    let sockets = match own_sockets() {
+        Ok(sockets) => {
+            let foreign: Vec<_> = sockets.iter().filter(|s| !s.loopback_only).collect();
+            checks.push(Check {
+                name: "sockets_loopback",
+                ok: foreign.is_empty(),
+                detail: if foreign.is_empty() {
+                    format!("all {} sockets are loopback-only", sockets.len())
+                } else {
+                    format!("non-loopback sockets: {foreign:?}")
+                },
+            });
+            sockets
+        }
+        Err(e) => {
+            checks.push(Check { name: "sockets_loopback", ok: false, detail: format!("cannot inspect sockets: {e}") });
+            Vec::new()
+        }
+    };
+    StatusReport {
+        airgap_active: checks.iter().all(|c| c.ok),
+        checks,
+        sockets,
+        listeners: launch.listeners.clone(),
+        workspace: launch.workspace_name.clone(),
+        version: env!("CARGO_PKG_VERSION"),
+    }
+}
+
+/// `GET /api/status`
+pub async fn report(State(state): State<ApiState>) -> Json<StatusReport> {
+    let launch = state.launch.clone();
+    let report = tokio::task::spawn_blocking(move || measure(&launch)).await;
+    Json(report.unwrap_or_else(|e| StatusReport {
+        airgap_active: false,
+        checks: vec![Check { name: "measurement", ok: false, detail: e.to_string() }],
+        sockets: Vec::new(),
+        listeners: Vec::new(),
+        workspace: String::new(),
+        version: env!("CARGO_PKG_VERSION"),
+    }))
+}

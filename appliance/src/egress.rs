@@ -1,0 +1,126 @@
+//! Evidence that the appliance talks to nobody but loopback: its own open sockets, read
+//! from `/proc`, each classified as loopback-only or not.
+
+use std::collections::HashSet;
+use std::fs;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use serde::Serialize;
+
+/// One socket owned by this process.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OwnSocket {
+    /// `tcp`, `tcp6`, `udp` or `udp6`.
+    pub protocol: &'static str,
+    /// Local address and port.
+    pub local: SocketAddr,
+    /// Peer address and port (unspecified for listeners).
+    pub remote: SocketAddr,
+    /// True when both ends are loopback (or the peer is unspecified).
+    pub loopback_only: bool,
+}
+
+/// Lists this process's TCP and UDP sockets (Linux). Errors when `/proc` is unreadable, so
+/// callers report "unknown" instead of a false "all clear".
+pub fn own_sockets() -> std::io::Result<Vec<OwnSocket>> {
+    let inodes = socket_inodes()?;
+    let mut sockets = Vec::new();
+    for protocol in ["tcp", "tcp6", "udp", "udp6"] {
+        let Ok(table) = fs::read_to_string(format!("/proc/self/net/{protocol}")) else {
+            continue;
+        };
+        sockets.extend(parse_table(protocol, &table, &inodes));
+    }
+    Ok(sockets)
+}
+
+fn socket_inodes() -> std::io::Result<HashSet<u64>> {
+    let mut inodes = HashSet::new();
+    for entry in fs::read_dir("/proc/self/fd")? {
+        let Ok(target) = fs::read_link(entry?.path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy();
+        if let Some(inode) = target.strip_prefix("socket:[").and_then(|t| t.strip_suffix(']'))
+            && let Ok(inode) = inode.parse()
+        {
+            inodes.insert(inode);
+        }
+    }
+    Ok(inodes)
+}
+
+/// Parses one `/proc/net/{tcp,udp}[6]` table, keeping rows whose inode is in `inodes`.
+pub fn parse_table(protocol: &'static str, table: &str, inodes: &HashSet<u64>) -> Vec<OwnSocket> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let inode: u64 = fields.get(9)?.parse().ok()?;
+            if !inodes.contains(&inode) {
+                return None;
+            }
+            let local = parse_address(fields.get(1)?)?;
+            let remote = parse_address(fields.get(2)?)?;
+            let loopback_only = local.ip().is_loopback() && (remote.ip().is_loopback() || remote.ip().is_unspecified());
+            Some(OwnSocket { protocol, local, remote, loopback_only })
+        })
+        .collect()
+}
+
+/// Parses `0100007F:1F90` (IPv4) or a 32-hex-digit IPv6 address with port; the kernel
+/// prints each 32-bit word in host byte order.
+fn parse_address(text: &str) -> Option<SocketAddr> {
+    let (ip_hex, port_hex) = text.split_once(':')?;
+    let port = u16::from_str_radix(port_hex, 16).ok()?;
+    let words: Option<Vec<u32>> = (0..ip_hex.len() / 8)
+        .map(|i| u32::from_str_radix(ip_hex.get(i * 8..i * 8 + 8)?, 16).ok())
+        .collect();
+    let words = words?;
+    let ip = match words.len() {
+        1 => IpAddr::V4(Ipv4Addr::from(words[0].to_ne_bytes())),
+        4 => {
+            let mut bytes = [0u8; 16];
+            for (i, w) in words.iter().enumerate() {
+                bytes[i * 4..i * 4 + 4].copy_from_slice(&w.to_ne_bytes());
+            }
+            let v6 = Ipv6Addr::from(bytes);
+            v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6))
+        }
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_kernel_tables() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+           0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 111 1 0 100 0 0 10 0\n\
+           1: 0A00020F:D2F0 22D8B85D:01BB 01 00000000:00000000 00:00000000 00000000     0        0 222 1 0 100 0 0 10 0\n\
+           2: 0100007F:1F91 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 333 1 0 100 0 0 10 0\n";
+        let inodes: HashSet<u64> = [111, 222].into();
+        let rows = parse_table("tcp", table, &inodes);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].local, "127.0.0.1:8080".parse().unwrap());
+        assert!(rows[0].loopback_only);
+        assert_eq!(rows[1].remote, "93.184.216.34:443".parse().unwrap());
+        assert!(!rows[1].loopback_only);
+        let v6 = "sl local rem\n 0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 0 0 0 0 0 444\n";
+        let rows = parse_table("tcp6", v6, &[444].into());
+        assert_eq!(rows[0].local, "[::1]:8080".parse().unwrap());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn sees_its_own_listener() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sockets = own_sockets().unwrap();
+        assert!(sockets.iter().any(|s| s.local == addr && s.loopback_only), "{sockets:?}");
+    }
+}

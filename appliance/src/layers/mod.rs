@@ -1,0 +1,36 @@
+//! Cross-cutting request handling, as tower layers that wrap every route:
+//! security headers (outermost) → access log → origin guard → authentication → handler.
+
+pub mod access_log;
+pub mod auth;
+pub mod guard;
+pub mod rate_limit;
+pub mod security_headers;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+
+use crate::origins::LocalOrigins;
+use crate::secret::SessionSecret;
+
+/// What the layers need to know about this launch.
+#[derive(Clone)]
+pub struct LayerContext {
+    /// Hosts and origins allowed to talk to this appliance.
+    pub origins: Arc<LocalOrigins>,
+    /// Secret presented by the browser's cookie or a script's bearer token.
+    pub secret: SessionSecret,
+    /// Throttle for failed authentication attempts.
+    pub failures: Arc<rate_limit::FailureLimiter>,
+}
+
+/// Wraps `router` in every layer, in the order documented above.
+pub fn wrap(router: Router, ctx: LayerContext) -> Router {
+    router
+        .layer(from_fn_with_state(ctx.clone(), auth::require_session))
+        .layer(from_fn_with_state(ctx.origins.clone(), guard::enforce))
+        .layer(axum::middleware::from_fn(access_log::log_request))
+        .layer(from_fn_with_state(ctx.origins, security_headers::apply))
+}

@@ -1,0 +1,15 @@
+//! The Airlock appliance: a loopback-only HTTP server that serves the embedded IDE and the
+//! workspace API. Every request passes the layers in [`layers`] before any handler runs.
+
+pub mod api;
+pub mod assets;
+pub mod bind;
+pub mod egress;
+pub mod error;
+pub mod layers;
+pub mod origins;
+pub mod secret;
+pub mod server;
+pub mod workspace;
+
+pub use server::{Appliance, ServeOptions};

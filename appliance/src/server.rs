@@ -1,0 +1,186 @@
+//! Starting and stopping the appliance: bind loopback, mint the secret, assemble routes and
+//! layers, print the launch URL.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use axum::Router;
+use axum::response::IntoResponse;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::api::{self, ApiState, status::LaunchFacts};
+use crate::assets;
+use crate::bind::{LOOPBACK_V4, LOOPBACK_V6};
+use crate::error::ApiError;
+use crate::layers::{self, LayerContext, rate_limit::FailureLimiter};
+use crate::origins::LocalOrigins;
+use crate::secret::SessionSecret;
+use crate::workspace::Workspace;
+
+/// Wrong tokens allowed per window before authentication answers 429.
+pub const AUTH_FAILURES_ALLOWED: usize = 10;
+/// The window for [`AUTH_FAILURES_ALLOWED`].
+pub const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+/// How to start an appliance.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Folder exposed as the workspace.
+    pub workspace: PathBuf,
+    /// Port to listen on; 0 picks a free one.
+    pub port: u16,
+    /// Loopback addresses to bind; empty means 127.0.0.1 and, when available, ::1.
+    pub bind: Vec<IpAddr>,
+    /// Where to write the session token (mode 0600) for scripts.
+    pub token_file: Option<PathBuf>,
+}
+
+/// A running appliance.
+pub struct Appliance {
+    port: u16,
+    listeners: Vec<SocketAddr>,
+    secret: SessionSecret,
+    token_file: Option<PathBuf>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Appliance {
+    /// Binds, builds the router and starts serving in the background.
+    pub async fn start(options: ServeOptions) -> anyhow::Result<Self> {
+        if let Some(bad) = options.bind.iter().find(|ip| !ip.is_loopback() || (**ip != LOOPBACK_V4 && **ip != LOOPBACK_V6)) {
+            bail!(crate::bind::NonLoopbackBind(bad.to_string()));
+        }
+        let workspace = Workspace::open(&options.workspace)
+            .with_context(|| format!("cannot open workspace {}", options.workspace.display()))?;
+        let (sockets, port) = bind_loopback(&options.bind, options.port).await?;
+        let listeners: Vec<SocketAddr> = sockets.iter().map(|l| l.local_addr()).collect::<Result<_, _>>()?;
+        let secret = SessionSecret::generate()?;
+        if let Some(path) = &options.token_file {
+            write_private_file(path, secret.expose()).with_context(|| format!("cannot write token file {}", path.display()))?;
+        }
+        let workspace_name = workspace
+            .root()
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let state = ApiState {
+            workspace: Arc::new(workspace),
+            launch: Arc::new(LaunchFacts { listeners: listeners.clone(), workspace_name }),
+        };
+        let router = build_router(state, port, secret.clone());
+        let (stop, stopped) = watch::channel(false);
+        let tasks = sockets
+            .into_iter()
+            .map(|listener| {
+                let mut stopped = stopped.clone();
+                let app = router.clone();
+                tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = stopped.wait_for(|s| *s).await;
+                        })
+                        .await
+                })
+            })
+            .collect();
+        Ok(Self { port, listeners, secret, token_file: options.token_file, stop, tasks })
+    }
+
+    /// The port every listener uses.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Addresses actually bound.
+    pub fn listeners(&self) -> &[SocketAddr] {
+        &self.listeners
+    }
+
+    /// The session token (for tests and the token file; never log it).
+    pub fn token(&self) -> &str {
+        self.secret.expose()
+    }
+
+    /// The URL a person opens: it logs the browser in once, then redirects to `/`.
+    pub fn launch_url(&self) -> String {
+        format!("http://127.0.0.1:{}/?token={}", self.port, self.secret.expose())
+    }
+
+    /// Stops accepting, finishes in-flight requests and removes the token file.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            task.await??;
+        }
+        if let Some(path) = &self.token_file {
+            let _ = std::fs::remove_file(path);
+        }
+        Ok(())
+    }
+}
+
+/// Routes plus every layer: the complete appliance as a service.
+pub fn build_router(state: ApiState, port: u16, secret: SessionSecret) -> Router {
+    let routes = api::router(state)
+        .merge(assets::router())
+        .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such route").into_response() });
+    layers::wrap(
+        routes,
+        LayerContext {
+            origins: Arc::new(LocalOrigins::new(port)),
+            secret,
+            failures: Arc::new(FailureLimiter::new(AUTH_FAILURES_ALLOWED, AUTH_FAILURE_WINDOW)),
+        },
+    )
+}
+
+/// Binds every requested loopback address on one port. With no explicit request, IPv6
+/// loopback is added when the host supports it.
+async fn bind_loopback(requested: &[IpAddr], port: u16) -> anyhow::Result<(Vec<TcpListener>, u16)> {
+    let explicit = !requested.is_empty();
+    let wanted: Vec<IpAddr> = if explicit { requested.to_vec() } else { vec![LOOPBACK_V4, LOOPBACK_V6] };
+    let mut bound = Vec::new();
+    let mut port = port;
+    for ip in wanted {
+        match TcpListener::bind(SocketAddr::new(ip, port)).await {
+            Ok(listener) => {
+                port = listener.local_addr()?.port();
+                bound.push(listener);
+            }
+            Err(e) if !explicit && ip == LOOPBACK_V6 => {
+                tracing::info!("IPv6 loopback unavailable ({e}); serving on 127.0.0.1 only");
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot listen on {ip}:{port}")),
+        }
+    }
+    Ok((bound, port))
+}
+
+/// Writes `contents` to `path` atomically with owner-only permissions.
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let temp = dir.join(format!(".airlock-token-{}.tmp", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let result = (|| {
+        let mut file = options.open(&temp)?;
+        file.write_all(contents.as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
