@@ -1,6 +1,7 @@
 //! The IDE's front end, embedded in the binary: `index.html` at `/`, fingerprinted files
 //! under `/assets/` with immutable caching.
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Path;
@@ -11,6 +12,10 @@ use rust_embed::RustEmbed;
 use tower_http::compression::CompressionLayer;
 
 use crate::error::ApiError;
+use crate::layers::security_headers::CspNonce;
+
+/// Where `static/index.html` takes the per-response CSP nonce.
+pub const NONCE_PLACEHOLDER: &str = "{{csp-nonce}}";
 
 /// Everything `cargo xtask build` put in `static/dist`.
 #[derive(RustEmbed)]
@@ -42,12 +47,27 @@ pub fn content_type(name: &str) -> &'static str {
     }
 }
 
-async fn index() -> Response {
-    serve("index.html", "no-cache")
+/// The page, with this response's CSP nonce filled in for the editor's style elements.
+async fn index(Extension(nonce): Extension<CspNonce>) -> Response {
+    let Some(file) = WebAssets::get("index.html") else {
+        return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such asset").into_response();
+    };
+    let page = String::from_utf8_lossy(&file.data).replace(NONCE_PLACEHOLDER, &nonce.0);
+    let mut response = Response::new(Body::from(page));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type("index.html")),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 async fn asset(Path(path): Path<String>) -> Response {
-    serve(&format!("assets/{path}"), "public, max-age=31536000, immutable")
+    serve(
+        &format!("assets/{path}"),
+        "public, max-age=31536000, immutable",
+    )
 }
 
 fn serve(name: &str, cache_control: &'static str) -> Response {
@@ -56,7 +76,13 @@ fn serve(name: &str, cache_control: &'static str) -> Response {
     };
     let mut response = Response::new(Body::from(file.data.into_owned()));
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(name)));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(name)),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
     response
 }

@@ -47,7 +47,15 @@ mod tests {
         assert_eq!(parse_bind_address("::1"), Ok(LOOPBACK_V6));
         assert_eq!(parse_bind_address("[::1]"), Ok(LOOPBACK_V6));
         assert_eq!(parse_bind_address("localhost"), Ok(LOOPBACK_V4));
-        for bad in ["0.0.0.0", "::", "192.168.1.4", "10.0.0.1", "127.0.0.2", "example.com", ""] {
+        for bad in [
+            "0.0.0.0",
+            "::",
+            "192.168.1.4",
+            "10.0.0.1",
+            "127.0.0.2",
+            "example.com",
+            "",
+        ] {
             let err = parse_bind_address(bad).unwrap_err();
             assert!(err.to_string().contains("loopback only"), "{bad}: {err}");
         }

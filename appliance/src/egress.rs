@@ -41,7 +41,9 @@ fn socket_inodes() -> std::io::Result<HashSet<u64>> {
             continue;
         };
         let target = target.to_string_lossy();
-        if let Some(inode) = target.strip_prefix("socket:[").and_then(|t| t.strip_suffix(']'))
+        if let Some(inode) = target
+            .strip_prefix("socket:[")
+            .and_then(|t| t.strip_suffix(']'))
             && let Ok(inode) = inode.parse()
         {
             inodes.insert(inode);
@@ -63,8 +65,14 @@ pub fn parse_table(protocol: &'static str, table: &str, inodes: &HashSet<u64>) -
             }
             let local = parse_address(fields.get(1)?)?;
             let remote = parse_address(fields.get(2)?)?;
-            let loopback_only = local.ip().is_loopback() && (remote.ip().is_loopback() || remote.ip().is_unspecified());
-            Some(OwnSocket { protocol, local, remote, loopback_only })
+            let loopback_only = local.ip().is_loopback()
+                && (remote.ip().is_loopback() || remote.ip().is_unspecified());
+            Some(OwnSocket {
+                protocol,
+                local,
+                remote,
+                loopback_only,
+            })
         })
         .collect()
 }
@@ -86,7 +94,9 @@ fn parse_address(text: &str) -> Option<SocketAddr> {
                 bytes[i * 4..i * 4 + 4].copy_from_slice(&w.to_ne_bytes());
             }
             let v6 = Ipv6Addr::from(bytes);
-            v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6))
+            v6.to_ipv4_mapped()
+                .map(IpAddr::V4)
+                .unwrap_or(IpAddr::V6(v6))
         }
         _ => return None,
     };
@@ -121,6 +131,9 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let sockets = own_sockets().unwrap();
-        assert!(sockets.iter().any(|s| s.local == addr && s.loopback_only), "{sockets:?}");
+        assert!(
+            sockets.iter().any(|s| s.local == addr && s.loopback_only),
+            "{sockets:?}"
+        );
     }
 }

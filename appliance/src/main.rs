@@ -42,12 +42,25 @@ fn parse_bind(text: &str) -> Result<IpAddr, String> {
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AIRLOCK_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("AIRLOCK_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let Command::Serve { workspace, port, bind, token_file } = Cli::parse().command;
-    match run(ServeOptions { workspace, port, bind, token_file }).await {
+    let Command::Serve {
+        workspace,
+        port,
+        bind,
+        token_file,
+    } = Cli::parse().command;
+    match run(ServeOptions {
+        workspace,
+        port,
+        bind,
+        token_file,
+    })
+    .await
+    {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("airlock: {e:#}");

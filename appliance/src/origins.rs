@@ -55,11 +55,22 @@ mod tests {
         assert!(o.is_allowed_host("127.0.0.1:4100"));
         assert!(o.is_allowed_host("LOCALHOST:4100"));
         assert!(o.is_allowed_host("[::1]:4100"));
-        for bad in ["127.0.0.1", "127.0.0.1:4101", "localhost.evil:4100", "evil.com", ""] {
+        for bad in [
+            "127.0.0.1",
+            "127.0.0.1:4101",
+            "localhost.evil:4100",
+            "evil.com",
+            "",
+        ] {
             assert!(!o.is_allowed_host(bad), "{bad}");
         }
         assert!(o.is_allowed_origin("http://localhost:4100"));
-        for bad in ["null", "http://localhost:4101", "https://localhost:4100", "http://localhost:4100/"] {
+        for bad in [
+            "null",
+            "http://localhost:4101",
+            "https://localhost:4100",
+            "http://localhost:4100/",
+        ] {
             assert!(!o.is_allowed_origin(bad), "{bad}");
         }
     }

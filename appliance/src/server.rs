@@ -53,16 +53,24 @@ pub struct Appliance {
 impl Appliance {
     /// Binds, builds the router and starts serving in the background.
     pub async fn start(options: ServeOptions) -> anyhow::Result<Self> {
-        if let Some(bad) = options.bind.iter().find(|ip| !ip.is_loopback() || (**ip != LOOPBACK_V4 && **ip != LOOPBACK_V6)) {
+        if let Some(bad) = options
+            .bind
+            .iter()
+            .find(|ip| !ip.is_loopback() || (**ip != LOOPBACK_V4 && **ip != LOOPBACK_V6))
+        {
             bail!(crate::bind::NonLoopbackBind(bad.to_string()));
         }
         let workspace = Workspace::open(&options.workspace)
             .with_context(|| format!("cannot open workspace {}", options.workspace.display()))?;
         let (sockets, port) = bind_loopback(&options.bind, options.port).await?;
-        let listeners: Vec<SocketAddr> = sockets.iter().map(|l| l.local_addr()).collect::<Result<_, _>>()?;
+        let listeners: Vec<SocketAddr> = sockets
+            .iter()
+            .map(|l| l.local_addr())
+            .collect::<Result<_, _>>()?;
         let secret = SessionSecret::generate()?;
         if let Some(path) = &options.token_file {
-            write_private_file(path, secret.expose()).with_context(|| format!("cannot write token file {}", path.display()))?;
+            write_private_file(path, secret.expose())
+                .with_context(|| format!("cannot write token file {}", path.display()))?;
         }
         let workspace_name = workspace
             .root()
@@ -72,7 +80,10 @@ impl Appliance {
             .unwrap_or_default();
         let state = ApiState {
             workspace: Arc::new(workspace),
-            launch: Arc::new(LaunchFacts { listeners: listeners.clone(), workspace_name }),
+            launch: Arc::new(LaunchFacts {
+                listeners: listeners.clone(),
+                workspace_name,
+            }),
         };
         let router = build_router(state, port, secret.clone());
         let (stop, stopped) = watch::channel(false);
@@ -90,7 +101,14 @@ impl Appliance {
                 })
             })
             .collect();
-        Ok(Self { port, listeners, secret, token_file: options.token_file, stop, tasks })
+        Ok(Self {
+            port,
+            listeners,
+            secret,
+            token_file: options.token_file,
+            stop,
+            tasks,
+        })
     }
 
     /// The port every listener uses.
@@ -110,7 +128,11 @@ impl Appliance {
 
     /// The URL a person opens: it logs the browser in once, then redirects to `/`.
     pub fn launch_url(&self) -> String {
-        format!("http://127.0.0.1:{}/?token={}", self.port, self.secret.expose())
+        format!(
+            "http://127.0.0.1:{}/?token={}",
+            self.port,
+            self.secret.expose()
+        )
     }
 
     /// Stops accepting, finishes in-flight requests and removes the token file.
@@ -130,13 +152,23 @@ impl Appliance {
 pub fn build_router(state: ApiState, port: u16, secret: SessionSecret) -> Router {
     let routes = api::router(state)
         .merge(assets::router())
-        .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such route").into_response() });
+        .fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "no such route",
+            )
+            .into_response()
+        });
     layers::wrap(
         routes,
         LayerContext {
             origins: Arc::new(LocalOrigins::new(port)),
             secret,
-            failures: Arc::new(FailureLimiter::new(AUTH_FAILURES_ALLOWED, AUTH_FAILURE_WINDOW)),
+            failures: Arc::new(FailureLimiter::new(
+                AUTH_FAILURES_ALLOWED,
+                AUTH_FAILURE_WINDOW,
+            )),
         },
     )
 }
@@ -145,7 +177,11 @@ pub fn build_router(state: ApiState, port: u16, secret: SessionSecret) -> Router
 /// loopback is added when the host supports it.
 async fn bind_loopback(requested: &[IpAddr], port: u16) -> anyhow::Result<(Vec<TcpListener>, u16)> {
     let explicit = !requested.is_empty();
-    let wanted: Vec<IpAddr> = if explicit { requested.to_vec() } else { vec![LOOPBACK_V4, LOOPBACK_V6] };
+    let wanted: Vec<IpAddr> = if explicit {
+        requested.to_vec()
+    } else {
+        vec![LOOPBACK_V4, LOOPBACK_V6]
+    };
     let mut bound = Vec::new();
     let mut port = port;
     for ip in wanted {
@@ -166,7 +202,10 @@ async fn bind_loopback(requested: &[IpAddr], port: u16) -> anyhow::Result<(Vec<T
 /// Writes `contents` to `path` atomically with owner-only permissions.
 fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let temp = dir.join(format!(".airlock-token-{}.tmp", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

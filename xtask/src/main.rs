@@ -1,1 +1,116 @@
-fn main(){}
+//! `cargo xtask`: builds and tests Airlock without tools that download at run time.
+//!
+//! - `cargo xtask run [-- airlock serve args]`: build everything, then serve the IDE.
+//! - `cargo xtask build`: build the front end into `static/dist` and the release binary.
+//! - `cargo xtask web`: build only the front end.
+//! - `cargo xtask test`: every test (unit, integration, browser e2e).
+//! - `cargo xtask lint`: rustfmt and clippy, warnings as errors.
+//! - `cargo xtask setup`: install the Debian and npm pieces (as root), or say what to install.
+
+mod prereqs;
+mod process;
+mod toolchain;
+mod web;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().unwrap_or_else(|| "help".into());
+    let rest: Vec<String> = args.skip_while(|a| a == "--").collect();
+    let root = workspace_root()?;
+    match command.as_str() {
+        "setup" => prereqs::setup(&root),
+        "web" => web::build(&root).map(|_| ()),
+        "build" => {
+            web::build(&root)?;
+            build_appliance(&root, true).map(|_| ())
+        }
+        "run" => {
+            web::build(&root)?;
+            let binary = build_appliance(&root, true)?;
+            let mut serve = vec!["serve".to_owned()];
+            if rest.is_empty() {
+                serve.extend(["--workspace".into(), ".".into()]);
+            }
+            serve.extend(rest);
+            process::run(process::command(&binary).args(&serve).current_dir(std::env::current_dir()?))
+        }
+        "test" => test(&root),
+        "lint" => lint(&root),
+        "help" | "--help" | "-h" => {
+            println!("{}", include_str!("main.rs").lines().take(8).map(|l| l.trim_start_matches("//! ")).collect::<Vec<_>>().join("\n"));
+            Ok(())
+        }
+        other => bail!("unknown command {other:?}; try `cargo xtask help`"),
+    }
+}
+
+/// The repository root (the folder holding the workspace Cargo.toml).
+fn workspace_root() -> anyhow::Result<PathBuf> {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    Ok(manifest_dir.parent().context("xtask has no parent folder")?.to_path_buf())
+}
+
+/// The shared cargo target folder.
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"))
+}
+
+fn cargo() -> std::process::Command {
+    process::command(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// Builds the `airlock` binary (release or debug) with the freshly built front end embedded.
+fn build_appliance(root: &Path, release: bool) -> anyhow::Result<PathBuf> {
+    let mut build = cargo();
+    build.current_dir(root).args(["build", "-p", "airlock-appliance", "--bin", "airlock"]);
+    if release {
+        build.arg("--release");
+    }
+    process::run(&mut build)?;
+    let profile = if release { "release" } else { "debug" };
+    Ok(target_dir(root).join(profile).join("airlock"))
+}
+
+/// Every test: Rust unit and integration tests, then the browser end-to-end suite.
+fn test(root: &Path) -> anyhow::Result<()> {
+    let chromium = prereqs::chromium()?;
+    prereqs::npm_dependencies(root)?;
+    web::build(root)?;
+    process::run(cargo().current_dir(root).args(["test", "--workspace", "--exclude", "airlock-app"]))?;
+    process::run(cargo().current_dir(root).args(["test", "-p", "airlock-app", "--lib"]))?;
+    let binary = build_appliance(root, false)?;
+    process::run(
+        process::command("node")
+            .current_dir(root)
+            .args(["--test", "--test-concurrency=1", "tests/e2e/"])
+            .env("AIRLOCK_BIN", &binary)
+            .env("AIRLOCK_CHROMIUM", &chromium),
+    )
+}
+
+/// Formatting and clippy, warnings as errors.
+fn lint(root: &Path) -> anyhow::Result<()> {
+    process::run(cargo().current_dir(root).args(["fmt", "--all", "--check"]))?;
+    process::run(cargo().current_dir(root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}

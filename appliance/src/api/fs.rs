@@ -38,7 +38,9 @@ pub fn to_api_error(error: FileError) -> ApiError {
         FileError::Path(PathError::Invalid(_)) => (StatusCode::BAD_REQUEST, "invalid_path"),
         FileError::Path(PathError::Escapes(_)) => (StatusCode::FORBIDDEN, "path_outside_workspace"),
         FileError::Path(PathError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found"),
-        FileError::Path(PathError::Io(..)) | FileError::Io(..) => (StatusCode::INTERNAL_SERVER_ERROR, "io_error"),
+        FileError::Path(PathError::Io(..)) | FileError::Io(..) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "io_error")
+        }
         FileError::IsADirectory(_) => (StatusCode::BAD_REQUEST, "is_a_directory"),
         FileError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "file_too_large"),
         FileError::Binary { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "binary_file"),
@@ -48,19 +50,28 @@ pub fn to_api_error(error: FileError) -> ApiError {
     };
     let api_error = ApiError::new(status, code, message);
     match error {
-        FileError::Conflict { base, current, current_content } => api_error.with_detail(json!({
+        FileError::Conflict {
+            base,
+            current,
+            current_content,
+        } => api_error.with_detail(json!({
             "base_version": base,
             "current_version": current,
             "current_content": current_content,
         })),
-        FileError::TooLarge { size } | FileError::Binary { size } => api_error.with_detail(json!({ "size": size })),
+        FileError::TooLarge { size } | FileError::Binary { size } => {
+            api_error.with_detail(json!({ "size": size }))
+        }
         _ => api_error,
     }
 }
 
 /// `GET /api/fs/tree`
 pub async fn tree(State(state): State<ApiState>) -> ApiResult {
-    let listing = blocking(&state.workspace, |ws| Ok(list_tree(ws.root(), MAX_TREE_ENTRIES))).await?;
+    let listing = blocking(&state.workspace, |ws| {
+        Ok(list_tree(ws.root(), MAX_TREE_ENTRIES))
+    })
+    .await?;
     Ok(Json(json!(listing)))
 }
 
@@ -71,9 +82,16 @@ pub struct PathQuery {
 }
 
 /// `GET /api/fs/file?path=…`
-pub async fn read(State(state): State<ApiState>, query: Result<Query<PathQuery>, QueryRejection>) -> ApiResult {
+pub async fn read(
+    State(state): State<ApiState>,
+    query: Result<Query<PathQuery>, QueryRejection>,
+) -> ApiResult {
     let Ok(Query(PathQuery { path })) = query else {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "the `path` query parameter is required"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the `path` query parameter is required",
+        ));
     };
     let file = blocking(&state.workspace, move |ws| ws.read(&path)).await?;
     Ok(Json(json!(file)))
@@ -90,7 +108,10 @@ pub struct WriteRequest {
 }
 
 /// `PUT /api/fs/file`: atomic, versioned save.
-pub async fn write(State(state): State<ApiState>, JsonBody(body): JsonBody<WriteRequest>) -> ApiResult {
+pub async fn write(
+    State(state): State<ApiState>,
+    JsonBody(body): JsonBody<WriteRequest>,
+) -> ApiResult {
     let path = body.path.clone();
     let version = blocking(&state.workspace, move |ws| {
         ws.write(&body.path, &body.content, body.base_version.as_deref())
@@ -110,9 +131,15 @@ pub struct CreateRequest {
 }
 
 /// `POST /api/fs/create`: never overwrites.
-pub async fn create(State(state): State<ApiState>, JsonBody(body): JsonBody<CreateRequest>) -> ApiResult {
+pub async fn create(
+    State(state): State<ApiState>,
+    JsonBody(body): JsonBody<CreateRequest>,
+) -> ApiResult {
     let path = body.path.clone();
-    let version = blocking(&state.workspace, move |ws| ws.create(&body.path, body.kind, &body.content)).await?;
+    let version = blocking(&state.workspace, move |ws| {
+        ws.create(&body.path, body.kind, &body.content)
+    })
+    .await?;
     Ok(Json(json!({ "path": path, "version": version })))
 }
 
@@ -125,7 +152,10 @@ pub struct RenameRequest {
 }
 
 /// `POST /api/fs/rename`: never replaces an existing entry.
-pub async fn rename(State(state): State<ApiState>, JsonBody(body): JsonBody<RenameRequest>) -> ApiResult {
+pub async fn rename(
+    State(state): State<ApiState>,
+    JsonBody(body): JsonBody<RenameRequest>,
+) -> ApiResult {
     let to = body.to.clone();
     blocking(&state.workspace, move |ws| ws.rename(&body.from, &body.to)).await?;
     Ok(Json(json!({ "path": to })))
@@ -141,8 +171,14 @@ pub struct DeleteRequest {
 }
 
 /// `POST /api/fs/delete`
-pub async fn delete(State(state): State<ApiState>, JsonBody(body): JsonBody<DeleteRequest>) -> ApiResult {
+pub async fn delete(
+    State(state): State<ApiState>,
+    JsonBody(body): JsonBody<DeleteRequest>,
+) -> ApiResult {
     let path = body.path.clone();
-    blocking(&state.workspace, move |ws| ws.delete(&body.path, body.recursive)).await?;
+    blocking(&state.workspace, move |ws| {
+        ws.delete(&body.path, body.recursive)
+    })
+    .await?;
     Ok(Json(json!({ "deleted": path })))
 }

@@ -29,7 +29,15 @@ where
 fn explain(rejection: JsonRejection) -> ApiError {
     let status = rejection.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(status, "body_too_large", "the request body is larger than the appliance accepts");
+        return ApiError::new(
+            status,
+            "body_too_large",
+            "the request body is larger than the appliance accepts",
+        );
     }
-    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", rejection.body_text())
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        rejection.body_text(),
+    )
 }

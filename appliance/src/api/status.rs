@@ -71,7 +71,11 @@ pub fn measure(launch: &LaunchFacts) -> StatusReport {
             sockets
         }
         Err(e) => {
-            checks.push(Check { name: "sockets_loopback", ok: false, detail: format!("cannot inspect sockets: {e}") });
+            checks.push(Check {
+                name: "sockets_loopback",
+                ok: false,
+                detail: format!("cannot inspect sockets: {e}"),
+            });
             Vec::new()
         }
     };
@@ -91,7 +95,11 @@ pub async fn report(State(state): State<ApiState>) -> Json<StatusReport> {
     let report = tokio::task::spawn_blocking(move || measure(&launch)).await;
     Json(report.unwrap_or_else(|e| StatusReport {
         airgap_active: false,
-        checks: vec![Check { name: "measurement", ok: false, detail: e.to_string() }],
+        checks: vec![Check {
+            name: "measurement",
+            ok: false,
+            detail: e.to_string(),
+        }],
         sockets: Vec::new(),
         listeners: Vec::new(),
         workspace: String::new(),

@@ -41,7 +41,10 @@ pub async fn require_session(
             session_established(ctx.origins.port(), ctx.secret.expose())
         } else {
             ctx.failures.record_failure(now);
-            unauthenticated(&request, "this launch link is not valid; open the URL printed by `airlock serve`")
+            unauthenticated(
+                &request,
+                "this launch link is not valid; open the URL printed by `airlock serve`",
+            )
         };
     }
     let port = ctx.origins.port();
@@ -49,9 +52,15 @@ pub async fn require_session(
         Some(credential) if ctx.secret.matches(&credential) => next.run(request).await,
         Some(_) => {
             ctx.failures.record_failure(now);
-            unauthenticated(&request, "the session token is not valid for this appliance")
+            unauthenticated(
+                &request,
+                "the session token is not valid for this appliance",
+            )
         }
-        None => unauthenticated(&request, "open the URL printed by `airlock serve` to start a session"),
+        None => unauthenticated(
+            &request,
+            "open the URL printed by `airlock serve` to start a session",
+        ),
     }
 }
 
@@ -75,7 +84,13 @@ fn launch_token(request: &Request) -> Option<String> {
 fn presented_credential(headers: &HeaderMap, cookie: &str) -> Option<String> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().unwrap_or("");
-        return Some(value.strip_prefix("Bearer ").unwrap_or("").trim().to_owned());
+        return Some(
+            value
+                .strip_prefix("Bearer ")
+                .unwrap_or("")
+                .trim()
+                .to_owned(),
+        );
     }
     headers
         .get_all(header::COOKIE)

@@ -36,14 +36,46 @@ pub enum Refusal {
 impl Refusal {
     fn status_and_code(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
-            Refusal::MissingHost => (StatusCode::BAD_REQUEST, "missing_host", "a single Host header is required"),
-            Refusal::ForeignHost => (StatusCode::MISDIRECTED_REQUEST, "host_not_allowed", "this Host is not the Airlock appliance"),
-            Refusal::AuthorityMismatch => (StatusCode::MISDIRECTED_REQUEST, "host_not_allowed", "request target names another host"),
-            Refusal::Preflight => (StatusCode::FORBIDDEN, "cors_refused", "cross-origin requests are never allowed"),
-            Refusal::CrossSiteFetch => (StatusCode::FORBIDDEN, "cross_site_refused", "requests from other sites are refused"),
-            Refusal::ForeignOrigin => (StatusCode::FORBIDDEN, "origin_not_allowed", "this Origin may not use the appliance"),
-            Refusal::MissingOrigin => (StatusCode::FORBIDDEN, "origin_required", "state-changing requests and WebSocket upgrades must carry an Origin"),
-            Refusal::NotJson => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_required", "state-changing requests must send application/json"),
+            Refusal::MissingHost => (
+                StatusCode::BAD_REQUEST,
+                "missing_host",
+                "a single Host header is required",
+            ),
+            Refusal::ForeignHost => (
+                StatusCode::MISDIRECTED_REQUEST,
+                "host_not_allowed",
+                "this Host is not the Airlock appliance",
+            ),
+            Refusal::AuthorityMismatch => (
+                StatusCode::MISDIRECTED_REQUEST,
+                "host_not_allowed",
+                "request target names another host",
+            ),
+            Refusal::Preflight => (
+                StatusCode::FORBIDDEN,
+                "cors_refused",
+                "cross-origin requests are never allowed",
+            ),
+            Refusal::CrossSiteFetch => (
+                StatusCode::FORBIDDEN,
+                "cross_site_refused",
+                "requests from other sites are refused",
+            ),
+            Refusal::ForeignOrigin => (
+                StatusCode::FORBIDDEN,
+                "origin_not_allowed",
+                "this Origin may not use the appliance",
+            ),
+            Refusal::MissingOrigin => (
+                StatusCode::FORBIDDEN,
+                "origin_required",
+                "state-changing requests and WebSocket upgrades must carry an Origin",
+            ),
+            Refusal::NotJson => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "json_required",
+                "state-changing requests must send application/json",
+            ),
         }
     }
 }
@@ -100,7 +132,11 @@ pub fn check(
     }
     let origin = match headers.get_all(header::ORIGIN).iter().count() {
         0 => None,
-        1 => Some(headers[header::ORIGIN].to_str().map_err(|_| Refusal::ForeignOrigin)?),
+        1 => Some(
+            headers[header::ORIGIN]
+                .to_str()
+                .map_err(|_| Refusal::ForeignOrigin)?,
+        ),
         _ => return Err(Refusal::ForeignOrigin),
     };
     if let Some(origin) = origin
@@ -129,10 +165,10 @@ fn single_header(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> 
 
 /// True for a request asking to switch to the WebSocket protocol.
 pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::UPGRADE)
-        .iter()
-        .any(|v| v.to_str().is_ok_and(|v| v.to_ascii_lowercase().contains("websocket")))
+    headers.get_all(header::UPGRADE).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.to_ascii_lowercase().contains("websocket"))
+    })
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -162,25 +198,45 @@ mod tests {
         let root: Uri = "/".parse().unwrap();
         let ok_host = ("host", "127.0.0.1:9000");
         assert_eq!(check(&o, &Method::GET, &root, &headers(&[ok_host])), Ok(()));
-        assert_eq!(check(&o, &Method::GET, &root, &headers(&[])), Err(Refusal::MissingHost));
         assert_eq!(
-            check(&o, &Method::GET, &root, &headers(&[ok_host, ("host", "evil:9000")])),
+            check(&o, &Method::GET, &root, &headers(&[])),
+            Err(Refusal::MissingHost)
+        );
+        assert_eq!(
+            check(
+                &o,
+                &Method::GET,
+                &root,
+                &headers(&[ok_host, ("host", "evil:9000")])
+            ),
             Err(Refusal::MissingHost)
         );
         let absolute: Uri = "http://evil.com/".parse().unwrap();
-        assert_eq!(check(&o, &Method::GET, &absolute, &headers(&[ok_host])), Err(Refusal::AuthorityMismatch));
+        assert_eq!(
+            check(&o, &Method::GET, &absolute, &headers(&[ok_host])),
+            Err(Refusal::AuthorityMismatch)
+        );
         let post = |extra: &[(&'static str, &'static str)]| {
             let mut all = vec![ok_host];
             all.extend_from_slice(extra);
             check(&o, &Method::POST, &root, &headers(&all))
         };
-        assert_eq!(post(&[("content-type", "application/json")]), Err(Refusal::MissingOrigin));
         assert_eq!(
-            post(&[("origin", "http://127.0.0.1:9000"), ("content-type", "application/json; charset=utf-8")]),
+            post(&[("content-type", "application/json")]),
+            Err(Refusal::MissingOrigin)
+        );
+        assert_eq!(
+            post(&[
+                ("origin", "http://127.0.0.1:9000"),
+                ("content-type", "application/json; charset=utf-8")
+            ]),
             Ok(())
         );
         assert_eq!(
-            post(&[("origin", "http://127.0.0.1:9000"), ("content-type", "application/jsonx")]),
+            post(&[
+                ("origin", "http://127.0.0.1:9000"),
+                ("content-type", "application/jsonx")
+            ]),
             Err(Refusal::NotJson)
         );
     }

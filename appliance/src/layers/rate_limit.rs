@@ -25,7 +25,10 @@ impl FailureLimiter {
     /// If attempts are currently locked out, how long until the oldest failure expires.
     pub fn locked_for(&self, now: Instant) -> Option<Duration> {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        while failures.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+        while failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.window)
+        {
             failures.pop_front();
         }
         (failures.len() >= self.max_failures)

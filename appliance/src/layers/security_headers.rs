@@ -11,24 +11,45 @@ use axum::response::Response;
 use crate::origins::LocalOrigins;
 
 /// Permissions the IDE never needs, denied to the page and anything it embeds.
-pub const PERMISSIONS_POLICY: &str = "camera=(), microphone=(), geolocation=(), usb=(), serial=(), hid=(), bluetooth=(), payment=()";
+pub const PERMISSIONS_POLICY: &str =
+    "camera=(), microphone=(), geolocation=(), usb=(), serial=(), hid=(), bluetooth=(), payment=()";
+
+/// A fresh per-response nonce that lets the editor's generated `<style>` elements apply
+/// under CSP without allowing inline styles in general. Handlers that render HTML read it
+/// from the request extensions.
+#[derive(Clone, Debug)]
+pub struct CspNonce(pub String);
+
+impl CspNonce {
+    fn generate() -> Self {
+        let mut bytes = [0u8; 16];
+        // A failed random source yields an unusable (never matching) nonce, not a weak one.
+        if getrandom::fill(&mut bytes).is_err() {
+            return Self("unavailable".into());
+        }
+        Self(hex::encode(bytes))
+    }
+}
 
 /// The Content-Security-Policy for a request that arrived with the (already allowed) `host`.
-pub fn content_security_policy(host: &str) -> String {
+pub fn content_security_policy(host: &str, nonce: &CspNonce) -> String {
     format!(
-        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'nonce-{}'; \
          img-src 'self' data:; font-src 'self'; connect-src 'self' ws://{host}; \
          worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
-         form-action 'none'; object-src 'none'"
+         form-action 'none'; object-src 'none'",
+        nonce.0
     )
 }
 
 /// Middleware entry point.
 pub async fn apply(
     State(origins): State<Arc<LocalOrigins>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
+    let nonce = CspNonce::generate();
+    request.extensions_mut().insert(nonce.clone());
     let host = request
         .headers()
         .get(header::HOST)
@@ -37,12 +58,12 @@ pub async fn apply(
         .unwrap_or(origins.canonical_host())
         .to_ascii_lowercase();
     let mut response = next.run(request).await;
-    insert_all(response.headers_mut(), &host);
+    insert_all(response.headers_mut(), &host, &nonce);
     response
 }
 
-fn insert_all(headers: &mut HeaderMap, host: &str) {
-    if let Ok(csp) = HeaderValue::from_str(&content_security_policy(host)) {
+fn insert_all(headers: &mut HeaderMap, host: &str, nonce: &CspNonce) {
+    if let Ok(csp) = HeaderValue::from_str(&content_security_policy(host, nonce)) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     let fixed: [(&str, &'static str); 8] = [

@@ -133,9 +133,16 @@ impl Workspace {
 
     /// Replaces (or, with `base_version = None`, creates) a file atomically, only if it is
     /// still at `base_version`. Returns the new version.
-    pub fn write(&self, relative: &str, content: &str, base_version: Option<&str>) -> Result<String, FileError> {
+    pub fn write(
+        &self,
+        relative: &str,
+        content: &str,
+        base_version: Option<&str>,
+    ) -> Result<String, FileError> {
         if content.len() as u64 > MAX_EDITABLE_BYTES {
-            return Err(FileError::TooLarge { size: content.len() as u64 });
+            return Err(FileError::TooLarge {
+                size: content.len() as u64,
+            });
         }
         let _serial = self.changes.lock().unwrap_or_else(|e| e.into_inner());
         let target = match base_version {
@@ -143,7 +150,11 @@ impl Workspace {
                 let real = match self.root.resolve_existing(relative) {
                     Ok(real) => real,
                     Err(PathError::NotFound(_)) => {
-                        return Err(FileError::Conflict { base: Some(base.to_owned()), current: None, current_content: None });
+                        return Err(FileError::Conflict {
+                            base: Some(base.to_owned()),
+                            current: None,
+                            current_content: None,
+                        });
                     }
                     Err(e) => return Err(e.into()),
                 };
@@ -161,19 +172,31 @@ impl Workspace {
                 let real = self.root.resolve_new(relative)?;
                 if real.symlink_metadata().is_ok() {
                     let current = current_state(&real, relative)?;
-                    return Err(FileError::Conflict { base: None, current: Some(current.0), current_content: current.1 });
+                    return Err(FileError::Conflict {
+                        base: None,
+                        current: Some(current.0),
+                        current_content: current.1,
+                    });
                 }
                 real
             }
         };
-        replace_atomically(&target, content.as_bytes()).map_err(|e| FileError::Io(relative.to_owned(), e))?;
+        replace_atomically(&target, content.as_bytes())
+            .map_err(|e| FileError::Io(relative.to_owned(), e))?;
         Ok(version_of(content.as_bytes()))
     }
 
     /// Creates an empty folder, or a file with `content`, refusing to overwrite anything.
-    pub fn create(&self, relative: &str, kind: EntryKind, content: &str) -> Result<Option<String>, FileError> {
+    pub fn create(
+        &self,
+        relative: &str,
+        kind: EntryKind,
+        content: &str,
+    ) -> Result<Option<String>, FileError> {
         if content.len() as u64 > MAX_EDITABLE_BYTES {
-            return Err(FileError::TooLarge { size: content.len() as u64 });
+            return Err(FileError::TooLarge {
+                size: content.len() as u64,
+            });
         }
         let _serial = self.changes.lock().unwrap_or_else(|e| e.into_inner());
         let target = self.root.resolve_new(relative)?;
@@ -206,7 +229,9 @@ impl Workspace {
             return Err(FileError::AlreadyExists(to.to_owned()));
         }
         if target.starts_with(&source) {
-            return Err(FileError::Path(PathError::Invalid("cannot move a folder into itself".into())));
+            return Err(FileError::Path(PathError::Invalid(
+                "cannot move a folder into itself".into(),
+            )));
         }
         fs::rename(&source, &target).map_err(|e| FileError::Io(from.to_owned(), e))?;
         sync_parent(&target).map_err(|e| FileError::Io(to.to_owned(), e))?;
@@ -264,7 +289,9 @@ fn read_text(real: &Path, relative: &str) -> Result<(String, String, u64), FileE
         .and_then(|f| f.take(MAX_EDITABLE_BYTES + 1).read_to_end(&mut bytes))
         .map_err(io_err)?;
     if bytes.len() as u64 > MAX_EDITABLE_BYTES {
-        return Err(FileError::TooLarge { size: bytes.len() as u64 });
+        return Err(FileError::TooLarge {
+            size: bytes.len() as u64,
+        });
     }
     let version = version_of(&bytes);
     let size = bytes.len() as u64;
@@ -289,9 +316,18 @@ fn current_state(real: &Path, relative: &str) -> Result<(String, Option<String>)
 
 /// Writes `bytes` to a fresh temp file beside `target`, syncs it, and hands it to `commit`;
 /// the temp file never outlives a failure.
-fn with_temp_file(target: &Path, bytes: &[u8], commit: impl FnOnce(&Path) -> io::Result<()>) -> io::Result<()> {
-    let dir = target.parent().ok_or_else(|| io::Error::other("no parent folder"))?;
-    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+fn with_temp_file(
+    target: &Path,
+    bytes: &[u8],
+    commit: impl FnOnce(&Path) -> io::Result<()>,
+) -> io::Result<()> {
+    let dir = target
+        .parent()
+        .ok_or_else(|| io::Error::other("no parent folder"))?;
+    let name = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("file");
     let mut nonce = [0u8; 6];
     getrandom::fill(&mut nonce).map_err(|e| io::Error::other(e.to_string()))?;
     let temp = dir.join(format!(".{name}.airlock-{}.tmp", hex::encode(nonce)));
@@ -346,30 +382,55 @@ mod tests {
         let (dir, ws) = workspace();
         let first = ws.read("a.txt").unwrap();
         let v2 = ws.write("a.txt", "two", Some(&first.version)).unwrap();
-        let err = ws.write("a.txt", "stale", Some(&first.version)).unwrap_err();
+        let err = ws
+            .write("a.txt", "stale", Some(&first.version))
+            .unwrap_err();
         match err {
-            FileError::Conflict { current, current_content, .. } => {
+            FileError::Conflict {
+                current,
+                current_content,
+                ..
+            } => {
                 assert_eq!(current.as_deref(), Some(v2.as_str()));
                 assert_eq!(current_content.as_deref(), Some("two"));
             }
             other => panic!("expected conflict, got {other:?}"),
         }
         assert_eq!(fs::read_to_string(dir.path().join("a.txt")).unwrap(), "two");
-        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(leftovers.len(), 1, "{leftovers:?}");
     }
 
     #[test]
     fn create_rename_delete() {
         let (dir, ws) = workspace();
-        assert!(matches!(ws.create("a.txt", EntryKind::File, ""), Err(FileError::AlreadyExists(_))));
+        assert!(matches!(
+            ws.create("a.txt", EntryKind::File, ""),
+            Err(FileError::AlreadyExists(_))
+        ));
         ws.create("src", EntryKind::Dir, "").unwrap();
-        ws.create("src/lib.rs", EntryKind::File, "fn x() {}").unwrap();
-        assert!(matches!(ws.rename("src/lib.rs", "a.txt"), Err(FileError::AlreadyExists(_))));
+        ws.create("src/lib.rs", EntryKind::File, "fn x() {}")
+            .unwrap();
+        assert!(matches!(
+            ws.rename("src/lib.rs", "a.txt"),
+            Err(FileError::AlreadyExists(_))
+        ));
         ws.rename("src/lib.rs", "src/main.rs").unwrap();
-        assert_eq!(fs::read_to_string(dir.path().join("src/main.rs")).unwrap(), "fn x() {}");
-        assert!(matches!(ws.rename("src", "src/inner"), Err(FileError::Path(_))));
-        assert!(matches!(ws.delete("src", false), Err(FileError::NotEmpty(_))));
+        assert_eq!(
+            fs::read_to_string(dir.path().join("src/main.rs")).unwrap(),
+            "fn x() {}"
+        );
+        assert!(matches!(
+            ws.rename("src", "src/inner"),
+            Err(FileError::Path(_))
+        ));
+        assert!(matches!(
+            ws.delete("src", false),
+            Err(FileError::NotEmpty(_))
+        ));
         ws.delete("src", true).unwrap();
         assert!(!dir.path().join("src").exists());
         assert!(ws.delete("", true).is_err());

@@ -41,7 +41,10 @@ impl WorkspaceRoot {
     pub fn open(dir: &Path) -> io::Result<Self> {
         let root = dir.canonicalize()?;
         if !root.is_dir() {
-            return Err(io::Error::new(io::ErrorKind::NotADirectory, format!("{} is not a directory", dir.display())));
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", dir.display()),
+            ));
         }
         Ok(Self { root })
     }
@@ -106,7 +109,9 @@ impl WorkspaceRoot {
         let parent_rel = relative.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
         let parent = self.resolve_existing(parent_rel)?;
         if !parent.is_dir() {
-            return Err(PathError::Invalid(format!("{parent_rel:?} is not a folder")));
+            return Err(PathError::Invalid(format!(
+                "{parent_rel:?} is not a folder"
+            )));
         }
         let target = parent.join(name);
         if target.symlink_metadata().is_ok() {
@@ -147,7 +152,16 @@ mod tests {
         for ok in ["", "a", "a/b.rs", ".gitignore", "dir/.hidden", "%2e%2e"] {
             assert!(WorkspaceRoot::check_syntax(ok).is_ok(), "{ok}");
         }
-        for bad in ["/etc/passwd", "..", "a/../b", "./a", "a//b", "a/", "a\\b", "a\0b"] {
+        for bad in [
+            "/etc/passwd",
+            "..",
+            "a/../b",
+            "./a",
+            "a//b",
+            "a/",
+            "a\\b",
+            "a\0b",
+        ] {
             assert!(WorkspaceRoot::check_syntax(bad).is_err(), "{bad}");
         }
     }
@@ -168,11 +182,26 @@ mod tests {
         let root = WorkspaceRoot::open(&ws).unwrap();
         assert!(root.resolve_existing("src/main.rs").is_ok());
         assert!(root.resolve_existing("inside").is_ok());
-        assert!(matches!(root.resolve_existing("leak"), Err(PathError::Escapes(_))));
-        assert!(matches!(root.resolve_existing("leakdir/secret"), Err(PathError::Escapes(_))));
-        assert!(matches!(root.resolve_new("leakdir/new"), Err(PathError::Escapes(_))));
-        assert!(matches!(root.resolve_new("leak"), Err(PathError::Escapes(_))));
-        assert!(matches!(root.resolve_existing("nope"), Err(PathError::NotFound(_))));
+        assert!(matches!(
+            root.resolve_existing("leak"),
+            Err(PathError::Escapes(_))
+        ));
+        assert!(matches!(
+            root.resolve_existing("leakdir/secret"),
+            Err(PathError::Escapes(_))
+        ));
+        assert!(matches!(
+            root.resolve_new("leakdir/new"),
+            Err(PathError::Escapes(_))
+        ));
+        assert!(matches!(
+            root.resolve_new("leak"),
+            Err(PathError::Escapes(_))
+        ));
+        assert!(matches!(
+            root.resolve_existing("nope"),
+            Err(PathError::NotFound(_))
+        ));
         assert!(root.resolve_new("src/new.rs").is_ok());
     }
 }

@@ -1,0 +1,98 @@
+//! Same-origin calls to the appliance's JSON API, with its error shape decoded.
+
+use serde_json::Value;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Request, RequestCredentials, RequestInit, Response};
+
+/// A failed call: HTTP status plus the appliance's `error`, `message` and `detail`.
+#[derive(Clone, Debug)]
+pub struct ApiFailure {
+    /// HTTP status (0 when the appliance could not be reached).
+    pub status: u16,
+    /// The stable error code, e.g. `conflict`.
+    pub code: String,
+    /// A sentence for the person.
+    pub message: String,
+    /// Structured extras (conflict versions, sizes).
+    pub detail: Value,
+}
+
+impl ApiFailure {
+    fn unreachable(error: JsValue) -> Self {
+        Self {
+            status: 0,
+            code: "unreachable".into(),
+            message: format!("the appliance did not answer: {}", js_error_text(&error)),
+            detail: Value::Null,
+        }
+    }
+}
+
+/// `GET url`.
+pub async fn get(url: &str) -> Result<Value, ApiFailure> {
+    call("GET", url, None).await
+}
+
+/// `method url` with a JSON body.
+pub async fn send(method: &str, url: &str, body: &Value) -> Result<Value, ApiFailure> {
+    call(method, url, Some(body.to_string())).await
+}
+
+/// `/api/fs/file?path=…` with the path encoded.
+pub fn file_url(path: &str) -> String {
+    format!(
+        "/api/fs/file?path={}",
+        String::from(js_sys::encode_uri_component(path))
+    )
+}
+
+async fn call(method: &str, url: &str, body: Option<String>) -> Result<Value, ApiFailure> {
+    let init = RequestInit::new();
+    init.set_method(method);
+    init.set_credentials(RequestCredentials::SameOrigin);
+    if let Some(body) = &body {
+        init.set_body(&JsValue::from_str(body));
+    }
+    let request = Request::new_with_str_and_init(url, &init).map_err(ApiFailure::unreachable)?;
+    if body.is_some() {
+        request
+            .headers()
+            .set("Content-Type", "application/json")
+            .map_err(ApiFailure::unreachable)?;
+    }
+    let window =
+        web_sys::window().ok_or_else(|| ApiFailure::unreachable(JsValue::from_str("no window")))?;
+    let response: Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .and_then(|r| r.dyn_into())
+        .map_err(ApiFailure::unreachable)?;
+    let text_promise = response.text().map_err(ApiFailure::unreachable)?;
+    let text = JsFuture::from(text_promise)
+        .await
+        .map_err(ApiFailure::unreachable)?
+        .as_string()
+        .unwrap_or_default();
+    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if response.ok() {
+        return Ok(value);
+    }
+    Err(ApiFailure {
+        status: response.status(),
+        code: value["error"].as_str().unwrap_or("http_error").to_owned(),
+        message: value["message"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("HTTP {}", response.status())),
+        detail: value["detail"].clone(),
+    })
+}
+
+/// A readable string for a thrown JS value.
+pub fn js_error_text(error: &JsValue) -> String {
+    error
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| error.as_string())
+        .unwrap_or_else(|| format!("{error:?}"))
+}

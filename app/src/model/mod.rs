@@ -1,0 +1,5 @@
+//! Plain data the IDE keeps in signals: no browser APIs here, so it is unit-tested natively.
+
+pub mod airgap;
+pub mod tabs;
+pub mod tree;
