@@ -46,12 +46,24 @@ fn run() -> anyhow::Result<()> {
                 serve.extend(["--workspace".into(), ".".into()]);
             }
             serve.extend(rest);
-            process::run(process::command(&binary).args(&serve).current_dir(std::env::current_dir()?))
+            process::run(
+                process::command(&binary)
+                    .args(&serve)
+                    .current_dir(std::env::current_dir()?),
+            )
         }
         "test" => test(&root),
         "lint" => lint(&root),
         "help" | "--help" | "-h" => {
-            println!("{}", include_str!("main.rs").lines().take(8).map(|l| l.trim_start_matches("//! ")).collect::<Vec<_>>().join("\n"));
+            println!(
+                "{}",
+                include_str!("main.rs")
+                    .lines()
+                    .take(8)
+                    .map(|l| l.trim_start_matches("//! "))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
             Ok(())
         }
         other => bail!("unknown command {other:?}; try `cargo xtask help`"),
@@ -61,12 +73,17 @@ fn run() -> anyhow::Result<()> {
 /// The repository root (the folder holding the workspace Cargo.toml).
 fn workspace_root() -> anyhow::Result<PathBuf> {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    Ok(manifest_dir.parent().context("xtask has no parent folder")?.to_path_buf())
+    Ok(manifest_dir
+        .parent()
+        .context("xtask has no parent folder")?
+        .to_path_buf())
 }
 
 /// The shared cargo target folder.
 pub fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
 }
 
 fn cargo() -> std::process::Command {
@@ -76,7 +93,9 @@ fn cargo() -> std::process::Command {
 /// Builds the `airlock` binary (release or debug) with the freshly built front end embedded.
 fn build_appliance(root: &Path, release: bool) -> anyhow::Result<PathBuf> {
     let mut build = cargo();
-    build.current_dir(root).args(["build", "-p", "airlock-appliance", "--bin", "airlock"]);
+    build
+        .current_dir(root)
+        .args(["build", "-p", "airlock-appliance", "--bin", "airlock"]);
     if release {
         build.arg("--release");
     }
@@ -90,8 +109,17 @@ fn test(root: &Path) -> anyhow::Result<()> {
     let chromium = prereqs::chromium()?;
     prereqs::npm_dependencies(root)?;
     web::build(root)?;
-    process::run(cargo().current_dir(root).args(["test", "--workspace", "--exclude", "airlock-app"]))?;
-    process::run(cargo().current_dir(root).args(["test", "-p", "airlock-app", "--lib"]))?;
+    process::run(cargo().current_dir(root).args([
+        "test",
+        "--workspace",
+        "--exclude",
+        "airlock-app",
+    ]))?;
+    process::run(
+        cargo()
+            .current_dir(root)
+            .args(["test", "-p", "airlock-app", "--lib"]),
+    )?;
     let binary = build_appliance(root, false)?;
     process::run(
         process::command("node")

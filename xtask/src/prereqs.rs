@@ -9,7 +9,13 @@ use crate::process::{command, output, run};
 use crate::toolchain::WasmToolchain;
 
 /// Debian packages for the wasm toolchain when rustup has no wasm32 target.
-const WASM_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "rust-web-llvm", "lld-22"];
+const WASM_PACKAGES: &[&str] = &[
+    "rustc-web",
+    "cargo-web",
+    "rust-web-src",
+    "rust-web-llvm",
+    "lld-22",
+];
 /// Debian packages for the browser tests.
 const BROWSER_PACKAGES: &[&str] = &["chromium"];
 /// Debian packages for the JavaScript bundle.
@@ -25,23 +31,32 @@ pub fn chromium() -> anyhow::Result<PathBuf> {
             return Ok(PathBuf::from(candidate));
         }
     }
-    bail!("the browser tests need Chromium: apt-get install -y chromium (or set AIRLOCK_CHROMIUM), or run `cargo xtask setup`")
+    bail!(
+        "the browser tests need Chromium: apt-get install -y chromium (or set AIRLOCK_CHROMIUM), or run `cargo xtask setup`"
+    )
 }
 
 /// Installs the npm packages pinned in package-lock.json when node_modules is missing or stale.
 pub fn npm_dependencies(root: &Path) -> anyhow::Result<()> {
     if output(command("node").arg("--version")).is_none() {
-        bail!("Node.js is required to bundle the editor: apt-get install -y nodejs npm, or run `cargo xtask setup`");
+        bail!(
+            "Node.js is required to bundle the editor: apt-get install -y nodejs npm, or run `cargo xtask setup`"
+        );
     }
     let lock = root.join("package-lock.json");
     let installed = root.join("node_modules/.package-lock.json");
-    let stale = match (installed.metadata().and_then(|m| m.modified()), lock.metadata().and_then(|m| m.modified())) {
+    let stale = match (
+        installed.metadata().and_then(|m| m.modified()),
+        lock.metadata().and_then(|m| m.modified()),
+    ) {
         (Ok(installed), Ok(lock)) => installed < lock,
         _ => true,
     };
     if stale {
-        run(command("npm").current_dir(root).args(["ci", "--no-audit", "--no-fund"]))
-            .context("npm ci failed; the npm registry must be reachable once to fill node_modules")?;
+        run(command("npm")
+            .current_dir(root)
+            .args(["ci", "--no-audit", "--no-fund"]))
+        .context("npm ci failed; the npm registry must be reachable once to fill node_modules")?;
     }
     Ok(())
 }
@@ -61,10 +76,16 @@ pub fn setup(root: &Path) -> anyhow::Result<()> {
     if !wanted.is_empty() {
         let is_root = output(command("id").arg("-u")).is_some_and(|u| u.trim() == "0");
         if !is_root {
-            bail!("missing Debian packages; run as root: apt-get install -y {}", wanted.join(" "));
+            bail!(
+                "missing Debian packages; run as root: apt-get install -y {}",
+                wanted.join(" ")
+            );
         }
         run(command("apt-get").arg("update").arg("-q"))?;
-        run(command("apt-get").args(["install", "-y", "-q"]).args(&wanted).env("DEBIAN_FRONTEND", "noninteractive"))?;
+        run(command("apt-get")
+            .args(["install", "-y", "-q"])
+            .args(&wanted)
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
     npm_dependencies(root)?;
     eprintln!("xtask: setup complete");

@@ -28,7 +28,9 @@ impl WasmToolchain {
         let debian_rustc = Path::new("/usr/bin/rustc");
         let debian_cargo = Path::new("/usr/bin/cargo");
         let std_source = Path::new("/usr/lib/rustlib/src/rust/library/std");
-        let has_lld = ["/usr/bin/rust-lld", "/usr/bin/wasm-ld"].iter().any(|p| Path::new(p).exists())
+        let has_lld = ["/usr/bin/rust-lld", "/usr/bin/wasm-ld"]
+            .iter()
+            .any(|p| Path::new(p).exists())
             || output(command("sh").args(["-c", "ls /usr/bin/wasm-ld-* /usr/bin/lld-*"])).is_some();
         if debian_rustc.exists() && debian_cargo.exists() && std_source.exists() && has_lld {
             return Ok(WasmToolchain::DebianBuildStd);
@@ -44,14 +46,26 @@ impl WasmToolchain {
     /// The `cargo build` command for the front-end crate in the wasm release profile.
     pub fn cargo_build(&self, package: &str) -> Command {
         let mut cmd = match self {
-            WasmToolchain::Rustup => command(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())),
+            WasmToolchain::Rustup => {
+                command(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            }
             WasmToolchain::DebianBuildStd => {
                 let mut cmd = command("/usr/bin/cargo");
-                cmd.env("RUSTC", "/usr/bin/rustc").env("RUSTC_BOOTSTRAP", "1").env_remove("RUSTUP_TOOLCHAIN");
+                cmd.env("RUSTC", "/usr/bin/rustc")
+                    .env("RUSTC_BOOTSTRAP", "1")
+                    .env_remove("RUSTUP_TOOLCHAIN");
                 cmd
             }
         };
-        cmd.args(["build", "-p", package, "--profile", "wasm-release", "--target", TARGET]);
+        cmd.args([
+            "build",
+            "-p",
+            package,
+            "--profile",
+            "wasm-release",
+            "--target",
+            TARGET,
+        ]);
         if let WasmToolchain::DebianBuildStd = self {
             cmd.args(["-Z", "build-std=std,panic_abort"]);
         }

@@ -20,10 +20,15 @@ pub fn build(root: &Path) -> anyhow::Result<PathBuf> {
     check_bindgen_matches_lockfile(root)?;
     let toolchain = WasmToolchain::detect()?;
     prereqs::npm_dependencies(root)?;
-    eprintln!("xtask: building the front end with {}", toolchain.describe());
+    eprintln!(
+        "xtask: building the front end with {}",
+        toolchain.describe()
+    );
     run(toolchain.cargo_build(APP_CRATE).current_dir(root))?;
     let target = target_dir(root);
-    let wasm = target.join(format!("wasm32-unknown-unknown/wasm-release/{APP_LIB}.wasm"));
+    let wasm = target.join(format!(
+        "wasm32-unknown-unknown/wasm-release/{APP_LIB}.wasm"
+    ));
     let staging = target.join("airlock-web");
     reset_dir(&staging)?;
     wasm_bindgen_cli_support::Bindgen::new()
@@ -33,7 +38,18 @@ pub fn build(root: &Path) -> anyhow::Result<PathBuf> {
         .typescript(false)
         .generate(&staging)
         .map_err(|e| anyhow::anyhow!("wasm-bindgen failed on {}: {e:#}", wasm.display()))?;
-    run(command("node").current_dir(root).arg("static/editor/build.mjs").arg(staging.join("editor.js")))?;
+    let esbuild = |args: &[&Path]| {
+        run(command("node")
+            .current_dir(root)
+            .arg("static/editor/build.mjs")
+            .args(args))
+    };
+    esbuild(&[Path::new("editor"), &staging.join("editor.js")])?;
+    esbuild(&[
+        Path::new("minify"),
+        &staging.join(format!("{APP_LIB}.js")),
+        &staging.join("glue.min.js"),
+    ])?;
     assemble(root, &staging)
 }
 
@@ -45,8 +61,13 @@ fn assemble(root: &Path, staging: &Path) -> anyhow::Result<PathBuf> {
     reset_dir(&next)?;
     let assets = next.join("assets");
     fs::create_dir_all(&assets)?;
-    let wasm = publish(&assets, &staging.join(format!("{APP_LIB}_bg.wasm")), "app", "wasm")?;
-    let glue = publish(&assets, &staging.join(format!("{APP_LIB}.js")), "app", "js")?;
+    let wasm = publish(
+        &assets,
+        &staging.join(format!("{APP_LIB}_bg.wasm")),
+        "app",
+        "wasm",
+    )?;
+    let glue = publish(&assets, &staging.join("glue.min.js"), "app", "js")?;
     let editor = publish(&assets, &staging.join("editor.js"), "editor", "js")?;
     let legal = staging.join("editor.js.LEGAL.txt");
     if legal.exists() {
@@ -66,9 +87,15 @@ fn assemble(root: &Path, staging: &Path) -> anyhow::Result<PathBuf> {
     let boot_staged = staging.join("boot.js");
     fs::write(&boot_staged, boot_source)?;
     let boot = publish(&assets, &boot_staged, "boot", "js")?;
-    let template = fs::read_to_string(root.join("static/index.html")).context("reading static/index.html")?;
+    let template =
+        fs::read_to_string(root.join("static/index.html")).context("reading static/index.html")?;
     let mut page = template;
-    for (placeholder, name) in [("{{css}}", &css), ("{{editor}}", &editor), ("{{boot}}", &boot), ("{{favicon}}", &favicon)] {
+    for (placeholder, name) in [
+        ("{{css}}", &css),
+        ("{{editor}}", &editor),
+        ("{{boot}}", &boot),
+        ("{{favicon}}", &favicon),
+    ] {
         if !page.contains(placeholder) {
             bail!("static/index.html lacks the placeholder {placeholder}");
         }
@@ -124,9 +151,12 @@ fn check_bindgen_matches_lockfile(root: &Path) -> anyhow::Result<()> {
         Some(lock[start..].split('"').next()?.to_owned())
     };
     let linked = version_of("wasm-bindgen").context("Cargo.lock has no wasm-bindgen entry")?;
-    let cli = version_of("wasm-bindgen-cli-support").context("Cargo.lock has no wasm-bindgen-cli-support entry")?;
+    let cli = version_of("wasm-bindgen-cli-support")
+        .context("Cargo.lock has no wasm-bindgen-cli-support entry")?;
     if linked != cli {
-        bail!("wasm-bindgen is {linked} but xtask's wasm-bindgen-cli-support is {cli}; pin both to the same exact version");
+        bail!(
+            "wasm-bindgen is {linked} but xtask's wasm-bindgen-cli-support is {cli}; pin both to the same exact version"
+        );
     }
     Ok(())
 }
