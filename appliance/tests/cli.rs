@@ -1,0 +1,110 @@
+//! The `airlock` binary as a person runs it: it prints one launch URL, refuses non-loopback
+//! binds, writes the token file, and never logs the token.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+fn airlock() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_airlock"))
+}
+
+#[test]
+fn refuses_to_bind_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    for address in ["0.0.0.0", "::", "192.168.1.10", "example.com"] {
+        let out = airlock()
+            .args(["serve", "--workspace"])
+            .arg(dir.path())
+            .args(["--bind", address])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "--bind {address} must fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("loopback only"),
+            "--bind {address}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn refuses_a_missing_workspace_clearly() {
+    let out = airlock()
+        .args(["serve", "--workspace", "/definitely/not/here"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open workspace"));
+}
+
+#[test]
+fn prints_a_launch_url_and_keeps_the_token_out_of_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    let mut child = airlock()
+        .args(["serve", "--workspace"])
+        .arg(dir.path())
+        .arg("--token-file")
+        .arg(&token_file)
+        .env("AIRLOCK_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "airlock exited before printing its URL"
+        );
+        if line.starts_with("http://") {
+            break line.trim().to_owned();
+        }
+    };
+    let (origin, token) = url.split_once("/?token=").expect("URL carries a token");
+    assert!(origin.starts_with("http://127.0.0.1:"));
+    assert_eq!(token.len(), 32);
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap().trim(), token);
+
+    let host = origin.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET /?token={token} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 303"), "{response}");
+
+    #[cfg(unix)]
+    terminate(child.id());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown on SIGTERM: {status}");
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(logs.contains("request"), "the access log ran: {logs}");
+    assert!(
+        !logs.contains(token),
+        "the token leaked into the log:\n{logs}"
+    );
+    assert!(!token_file.exists(), "token file removed on shutdown");
+}
+
+/// Sends SIGTERM through the `kill` utility (the workspace forbids unsafe code).
+#[cfg(unix)]
+fn terminate(pid: u32) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
