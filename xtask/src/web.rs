@@ -69,10 +69,16 @@ fn assemble(root: &Path, staging: &Path) -> anyhow::Result<PathBuf> {
     )?;
     let glue = publish(&assets, &staging.join("glue.min.js"), "app", "js")?;
     let editor = publish(&assets, &staging.join("editor.js"), "editor", "js")?;
-    let legal = staging.join("editor.js.LEGAL.txt");
-    if legal.exists() {
-        publish(&assets, &legal, "third-party-notices", "txt")?;
+    let mut notices = fs::read_to_string(staging.join("editor.js.LICENSES.txt"))
+        .context("the editor bundle's licence list")?;
+    for legal in ["editor.js.LEGAL.txt", "glue.min.js.LEGAL.txt"] {
+        if let Ok(text) = fs::read_to_string(staging.join(legal)) {
+            notices.push_str(&text);
+        }
     }
+    let notices_file = staging.join("third-party-notices.txt");
+    fs::write(&notices_file, notices)?;
+    publish(&assets, &notices_file, "third-party-notices", "txt")?;
     let css = publish(&assets, &root.join("static/app.css"), "app", "css")?;
     let favicon = publish(&assets, &root.join("static/favicon.svg"), "favicon", "svg")?;
     let snippets = staging.join("snippets");

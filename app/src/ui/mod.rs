@@ -3,6 +3,7 @@
 mod actions;
 mod conflict;
 mod editor_pane;
+mod keyboard;
 mod live;
 mod sidebar;
 mod statusbar;

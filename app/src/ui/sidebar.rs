@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{IdeState, actions};
+use super::{IdeState, actions, keyboard};
 use crate::model::tree::{Node, NodeKind};
 
 /// Sidebar component.
@@ -20,7 +20,7 @@ pub fn Sidebar() -> impl IntoView {
                 <button class="icon-button" title="Delete selected" on:click=move |_| actions::delete_selected(state)>"Del"</button>
                 <button class="icon-button" title="Refresh" on:click=move |_| actions::refresh_tree(state)>"⟳"</button>
             </div>
-            <div class="tree" role="tree" aria-label="Workspace files">
+            <div class="tree" role="tree" aria-label="Workspace files" on:keydown=move |ev| keyboard::on_tree_key(state, ev)>
                 {tree_level(state, String::new())}
                 <Show when=move || state.tree.with(|t| t.truncated)>
                     <div class="tree-note">{move || format!("Showing the first {} entries only", state.tree.with(|t| t.total))}</div>
