@@ -125,6 +125,7 @@ async fn token_file_is_private_and_removed_on_shutdown() {
         port: 0,
         bind: Vec::new(),
         token_file: Some(token_file.clone()),
+        audit_dir: Some(dir.path().join("audit")),
     })
     .await
     .unwrap();

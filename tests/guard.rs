@@ -422,6 +422,7 @@ async fn bind_to_a_non_loopback_address_is_refused() {
             port: 0,
             bind: vec![ip.parse().unwrap()],
             token_file: None,
+            audit_dir: Some(dir.path().join("audit")),
         })
         .await
         .err()

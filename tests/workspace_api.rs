@@ -261,7 +261,10 @@ async fn status_reports_a_measured_air_gap() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(checks, ["listeners_loopback", "sockets_loopback"]);
+    assert_eq!(
+        checks,
+        ["audit_log", "listeners_loopback", "sockets_loopback"]
+    );
     let port = app.port();
     let sockets = status["sockets"].as_array().unwrap();
     assert!(

@@ -3,7 +3,9 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use airlock_appliance::audit::{CHECKPOINT_FILE, LOG_FILE, verify};
 use airlock_appliance::bind::parse_bind_address;
+use airlock_appliance::server::default_audit_dir;
 use airlock_appliance::{Appliance, ServeOptions};
 use clap::{Parser, Subcommand};
 
@@ -31,6 +33,30 @@ enum Command {
         /// Also write the session token to this file (mode 0600), for scripts.
         #[arg(long)]
         token_file: Option<PathBuf>,
+        /// Folder for the audit log (default: per workspace under $XDG_STATE_HOME/airlock/audit).
+        #[arg(long)]
+        audit_dir: Option<PathBuf>,
+    },
+    /// Work with the tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain and the checkpoint; exit 1 and name the record if tampered.
+    Verify {
+        /// The audit folder (holding audit.jsonl and audit.checkpoint).
+        #[arg(long, conflicts_with = "workspace")]
+        dir: Option<PathBuf>,
+        /// Or: the workspace whose default audit folder to check.
+        #[arg(long)]
+        workspace: Option<PathBuf>,
+        /// A checkpoint kept elsewhere (default: the one in the audit folder).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
     },
 }
 
@@ -47,36 +73,72 @@ async fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let Command::Serve {
-        workspace,
-        port,
-        bind,
-        token_file,
-    } = Cli::parse().command;
-    match run(ServeOptions {
-        workspace,
-        port,
-        bind,
-        token_file,
-    })
-    .await
-    {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    let result = match Cli::parse().command {
+        Command::Serve {
+            workspace,
+            port,
+            bind,
+            token_file,
+            audit_dir,
+        } => {
+            serve(ServeOptions {
+                workspace,
+                port,
+                bind,
+                token_file,
+                audit_dir,
+            })
+            .await
+        }
+        Command::Audit {
+            command:
+                AuditCommand::Verify {
+                    dir,
+                    workspace,
+                    checkpoint,
+                },
+        } => verify_audit(dir, workspace, checkpoint),
+    };
+    match result {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("airlock: {e:#}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(2)
         }
     }
 }
 
-async fn run(options: ServeOptions) -> anyhow::Result<()> {
+async fn serve(options: ServeOptions) -> anyhow::Result<std::process::ExitCode> {
     let appliance = Appliance::start(options).await?;
     println!("Airlock is serving on loopback only. Open:");
     println!("{}", appliance.launch_url());
     use std::io::Write;
     std::io::stdout().flush()?;
     wait_for_stop_signal().await;
-    appliance.shutdown().await
+    appliance.shutdown().await?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn verify_audit(
+    dir: Option<PathBuf>,
+    workspace: Option<PathBuf>,
+    checkpoint: Option<PathBuf>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let dir = match (dir, workspace) {
+        (Some(dir), _) => dir,
+        (None, Some(ws)) => default_audit_dir(&ws.canonicalize()?),
+        (None, None) => default_audit_dir(&std::env::current_dir()?.canonicalize()?),
+    };
+    let checkpoint = checkpoint.unwrap_or_else(|| dir.join(CHECKPOINT_FILE));
+    let checkpoint = checkpoint.exists().then_some(checkpoint);
+    let report = verify(&dir.join(LOG_FILE), checkpoint.as_deref())
+        .map_err(|e| anyhow::anyhow!("cannot read the audit log in {}: {e}", dir.display()))?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(if report.ok {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    })
 }
 
 async fn wait_for_stop_signal() {

@@ -15,6 +15,8 @@ use tokio::task::JoinHandle;
 
 use crate::api::{self, ApiState, status::LaunchFacts};
 use crate::assets;
+use crate::audit::layer::{AuditContext, append};
+use crate::audit::{AuditLog, Entry};
 use crate::bind::{LOOPBACK_V4, LOOPBACK_V6};
 use crate::error::ApiError;
 use crate::layers::{self, LayerContext, rate_limit::FailureLimiter};
@@ -38,6 +40,24 @@ pub struct ServeOptions {
     pub bind: Vec<IpAddr>,
     /// Where to write the session token (mode 0600) for scripts.
     pub token_file: Option<PathBuf>,
+    /// Folder of the audit log; `None` uses the per-workspace default from [`default_audit_dir`].
+    pub audit_dir: Option<PathBuf>,
+}
+
+/// The default audit folder for a workspace: under `$XDG_STATE_HOME` (or `~/.local/state`),
+/// outside the workspace so workspace file operations cannot reach it.
+pub fn default_audit_dir(workspace: &Path) -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from(".airlock-state"));
+    let name = workspace
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "root".into());
+    let digest = crate::workspace::version::version_of(workspace.as_os_str().as_encoded_bytes());
+    base.join("airlock/audit")
+        .join(format!("{name}-{}", &digest[..12]))
 }
 
 /// A running appliance.
@@ -48,6 +68,7 @@ pub struct Appliance {
     token_file: Option<PathBuf>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
+    audit: AuditContext,
 }
 
 impl Appliance {
@@ -68,6 +89,16 @@ impl Appliance {
             .map(|l| l.local_addr())
             .collect::<Result<_, _>>()?;
         let secret = SessionSecret::generate()?;
+        let audit_dir = options
+            .audit_dir
+            .clone()
+            .unwrap_or_else(|| default_audit_dir(workspace.root().path()));
+        let audit_log = AuditLog::open(&audit_dir)
+            .with_context(|| format!("cannot open the audit log in {}", audit_dir.display()))?;
+        let audit = AuditContext {
+            log: Arc::new(audit_log),
+            actor: format!("session:{}", &SessionSecret::generate()?.expose()[..16]),
+        };
         if let Some(path) = &options.token_file {
             write_private_file(path, secret.expose())
                 .with_context(|| format!("cannot write token file {}", path.display()))?;
@@ -78,14 +109,25 @@ impl Appliance {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let started = Entry {
+            actor: "appliance".into(),
+            action: "session.start".into(),
+            target: workspace_name.clone(),
+            outcome: format!("ok: listening on {listeners:?}"),
+        };
+        audit
+            .log
+            .append(started)
+            .context("cannot write the audit log")?;
         let state = ApiState {
             workspace: Arc::new(workspace),
             launch: Arc::new(LaunchFacts {
                 listeners: listeners.clone(),
                 workspace_name,
             }),
+            audit: audit.log.clone(),
         };
-        let router = build_router(state, port, secret.clone());
+        let router = build_router(state, port, secret.clone(), audit.clone());
         let (stop, stopped) = watch::channel(false);
         let tasks = sockets
             .into_iter()
@@ -108,6 +150,7 @@ impl Appliance {
             token_file: options.token_file,
             stop,
             tasks,
+            audit,
         })
     }
 
@@ -135,12 +178,25 @@ impl Appliance {
         )
     }
 
-    /// Stops accepting, finishes in-flight requests and removes the token file.
+    /// The folder of this appliance's audit log.
+    pub fn audit_dir(&self) -> &Path {
+        self.audit.log.dir()
+    }
+
+    /// Stops accepting, finishes in-flight requests, records the end of the session and
+    /// removes the token file.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
         for task in self.tasks {
             task.await??;
         }
+        let ended = Entry {
+            actor: "appliance".into(),
+            action: "session.end".into(),
+            target: String::new(),
+            outcome: "ok".into(),
+        };
+        append(&self.audit.log, ended).await;
         if let Some(path) = &self.token_file {
             let _ = std::fs::remove_file(path);
         }
@@ -149,7 +205,12 @@ impl Appliance {
 }
 
 /// Routes plus every layer: the complete appliance as a service.
-pub fn build_router(state: ApiState, port: u16, secret: SessionSecret) -> Router {
+pub fn build_router(
+    state: ApiState,
+    port: u16,
+    secret: SessionSecret,
+    audit: AuditContext,
+) -> Router {
     let routes = api::router(state)
         .merge(assets::router())
         .fallback(|| async {
@@ -169,6 +230,7 @@ pub fn build_router(state: ApiState, port: u16, secret: SessionSecret) -> Router
                 AUTH_FAILURES_ALLOWED,
                 AUTH_FAILURE_WINDOW,
             )),
+            audit,
         },
     )
 }

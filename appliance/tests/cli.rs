@@ -48,6 +48,7 @@ fn prints_a_launch_url_and_keeps_the_token_out_of_logs() {
         .arg("--token-file")
         .arg(&token_file)
         .env("AIRLOCK_LOG", "debug")
+        .env("XDG_STATE_HOME", dir.path().join("state"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -96,6 +97,38 @@ fn prints_a_launch_url_and_keeps_the_token_out_of_logs() {
         "the token leaked into the log:\n{logs}"
     );
     assert!(!token_file.exists(), "token file removed on shutdown");
+
+    let audit_dir = std::fs::read_dir(dir.path().join("state/airlock/audit"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let clean = airlock()
+        .args(["audit", "verify", "--dir"])
+        .arg(&audit_dir)
+        .output()
+        .unwrap();
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
+    let log_path = audit_dir.join("audit.jsonl");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.lines().count() >= 3,
+        "start, login and end are recorded: {log}"
+    );
+    std::fs::write(&log_path, log.replacen("session.login", "session.lagin", 1)).unwrap();
+    let tampered = airlock()
+        .args(["audit", "verify", "--dir"])
+        .arg(&audit_dir)
+        .output()
+        .unwrap();
+    assert_eq!(tampered.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&tampered.stdout).unwrap();
+    assert_eq!(report["bad_seq"], 2, "{report}");
 }
 
 /// Sends SIGTERM through the `kill` utility (the workspace forbids unsafe code).

@@ -34,7 +34,8 @@ export function makeWorkspace(files) {
 export async function startAppliance(workspace) {
   const binary = process.env.AIRLOCK_BIN;
   if (!binary) throw new Error("AIRLOCK_BIN is not set; run the suite through `cargo xtask test`");
-  const child = spawn(binary, ["serve", "--workspace", workspace], { stdio: ["ignore", "pipe", "inherit"] });
+  const auditDir = mkdtempSync(join(tmpdir(), "airlock-audit-"));
+  const child = spawn(binary, ["serve", "--workspace", workspace, "--audit-dir", auditDir], { stdio: ["ignore", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout });
   const url = await new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`airlock exited early with ${code}`)));
@@ -43,7 +44,8 @@ export async function startAppliance(workspace) {
   const exited = new Promise((resolve) => child.once("exit", resolve));
   return {
     url,
-    async stop() { child.kill("SIGTERM"); await exited; },
+    auditDir,
+    async stop() { child.kill("SIGTERM"); await exited; rmSync(auditDir, { recursive: true, force: true }); },
   };
 }
 

@@ -44,10 +44,16 @@ impl TestAppliance {
             port: 0,
             bind: Vec::new(),
             token_file: None,
+            audit_dir: Some(outer.path().join("audit")),
         })
         .await
         .expect("appliance starts");
         Self { appliance, outer }
+    }
+
+    /// The audit folder.
+    pub fn audit_dir(&self) -> PathBuf {
+        self.outer.path().join("audit")
     }
 
     /// The workspace folder.

@@ -12,6 +12,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
+use crate::audit::AuditLog;
 use crate::workspace::Workspace;
 use crate::workspace::files::MAX_EDITABLE_BYTES;
 
@@ -22,10 +23,12 @@ pub struct ApiState {
     pub workspace: Arc<Workspace>,
     /// Facts about this launch that the status report shows.
     pub launch: Arc<status::LaunchFacts>,
+    /// The audit log, whose health the status report includes.
+    pub audit: Arc<AuditLog>,
 }
 
 /// Largest request body: a maximal file, JSON-escaped, plus room for the other fields.
-const MAX_BODY_BYTES: usize = (MAX_EDITABLE_BYTES as usize) * 2 + 64 * 1024;
+pub const MAX_BODY_BYTES: usize = (MAX_EDITABLE_BYTES as usize) * 2 + 64 * 1024;
 
 /// All `/api` routes.
 pub fn router(state: ApiState) -> Router {

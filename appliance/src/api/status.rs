@@ -8,6 +8,7 @@ use axum::extract::State;
 use serde::Serialize;
 
 use super::ApiState;
+use crate::audit::AuditLog;
 use crate::egress::{OwnSocket, own_sockets};
 
 /// Facts fixed at launch.
@@ -48,8 +49,22 @@ pub struct StatusReport {
 }
 
 /// Measures the air-gap state now.
-pub fn measure(launch: &LaunchFacts) -> StatusReport {
+pub fn measure(launch: &LaunchFacts, audit: &AuditLog) -> StatusReport {
     let mut checks = Vec::new();
+    let head = audit.head();
+    checks.push(Check {
+        name: "audit_log",
+        ok: audit.is_healthy(),
+        detail: if audit.is_healthy() {
+            format!(
+                "chained and fsynced; head record {} ({})",
+                head.seq,
+                &head.hash[..16.min(head.hash.len())]
+            )
+        } else {
+            "the audit log cannot be written; changes are refused".to_owned()
+        },
+    });
     let listeners_ok = launch.listeners.iter().all(|a| a.ip().is_loopback());
     checks.push(Check {
         name: "listeners_loopback",
@@ -91,8 +106,8 @@ pub fn measure(launch: &LaunchFacts) -> StatusReport {
 
 /// `GET /api/status`
 pub async fn report(State(state): State<ApiState>) -> Json<StatusReport> {
-    let launch = state.launch.clone();
-    let report = tokio::task::spawn_blocking(move || measure(&launch)).await;
+    let (launch, audit) = (state.launch.clone(), state.audit.clone());
+    let report = tokio::task::spawn_blocking(move || measure(&launch, &audit)).await;
     Json(report.unwrap_or_else(|e| StatusReport {
         airgap_active: false,
         checks: vec![Check {

@@ -9,6 +9,8 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::LayerContext;
+use crate::audit::Entry;
+use crate::audit::layer::append;
 use crate::error::ApiError;
 
 /// Name of the session cookie for one port (cookies are shared across ports on a host).
@@ -37,7 +39,22 @@ pub async fn require_session(
         return response;
     }
     if let Some(token) = launch_token(&request) {
-        return if ctx.secret.matches(&token) {
+        let ok = ctx.secret.matches(&token);
+        let entry = Entry {
+            actor: ctx.audit.actor.clone(),
+            action: "session.login".into(),
+            target: "launch link".into(),
+            outcome: if ok { "ok".into() } else { "error:401".into() },
+        };
+        if !append(&ctx.audit.log, entry).await && ok {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audit_unavailable",
+                "the audit log cannot be written",
+            )
+            .into_response();
+        }
+        return if ok {
             session_established(ctx.origins.port(), ctx.secret.expose())
         } else {
             ctx.failures.record_failure(now);

@@ -1,5 +1,5 @@
 //! Cross-cutting request handling, as tower layers that wrap every route:
-//! security headers (outermost) → access log → origin guard → authentication → handler.
+//! security headers (outermost) → access log → origin guard → authentication → audit → handler.
 
 pub mod access_log;
 pub mod auth;
@@ -12,6 +12,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 
+use crate::audit::layer::AuditContext;
 use crate::origins::LocalOrigins;
 use crate::secret::SessionSecret;
 
@@ -24,11 +25,17 @@ pub struct LayerContext {
     pub secret: SessionSecret,
     /// Throttle for failed authentication attempts.
     pub failures: Arc<rate_limit::FailureLimiter>,
+    /// Where authenticated actions (and logins) are recorded.
+    pub audit: AuditContext,
 }
 
 /// Wraps `router` in every layer, in the order documented above.
 pub fn wrap(router: Router, ctx: LayerContext) -> Router {
     router
+        .layer(from_fn_with_state(
+            ctx.audit.clone(),
+            crate::audit::layer::record,
+        ))
         .layer(from_fn_with_state(ctx.clone(), auth::require_session))
         .layer(from_fn_with_state(ctx.origins.clone(), guard::enforce))
         .layer(axum::middleware::from_fn(access_log::log_request))

@@ -1,0 +1,18 @@
+//! The tamper-evident audit log: every authenticated action is appended as one JSON line
+//! chained to the previous one by SHA-256, fsynced before the action is acknowledged, with
+//! a checkpoint file (last sequence number and hash) that exposes a truncated tail.
+
+pub mod clock;
+pub mod layer;
+pub mod log;
+pub mod record;
+pub mod verify;
+
+pub use log::{AuditLog, Entry};
+pub use record::AuditRecord;
+pub use verify::{VerifyReport, verify};
+
+/// File name of the log inside its folder.
+pub const LOG_FILE: &str = "audit.jsonl";
+/// File name of the checkpoint inside its folder.
+pub const CHECKPOINT_FILE: &str = "audit.checkpoint";

@@ -1,0 +1,140 @@
+//! Checking the chain: every record's hash, every link, gap-free sequence numbers, and the
+//! tail against the checkpoint. The first problem is reported with its sequence number.
+
+use std::fs;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::log::{Checkpoint, read_checkpoint};
+use super::record::{AuditRecord, GENESIS_HASH};
+
+/// The outcome of a verification.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Records read.
+    pub records: u64,
+    /// True when no problem was found.
+    pub ok: bool,
+    /// Sequence number of the first bad (edited, missing or inserted) record.
+    pub bad_seq: Option<u64>,
+    /// What is wrong, for a person.
+    pub problem: Option<String>,
+    /// The newest record's sequence number and hash.
+    pub head: Option<Checkpoint>,
+}
+
+impl VerifyReport {
+    fn failure(records: u64, bad_seq: u64, problem: String) -> Self {
+        Self {
+            records,
+            ok: false,
+            bad_seq: Some(bad_seq),
+            problem: Some(problem),
+            head: None,
+        }
+    }
+}
+
+/// Verifies the log at `log`, and its tail against `checkpoint` when given.
+pub fn verify(log: &Path, checkpoint: Option<&Path>) -> std::io::Result<VerifyReport> {
+    let text = fs::read_to_string(log)?;
+    let mut expected_seq = 1u64;
+    let mut prev_hash = GENESIS_HASH.to_owned();
+    let mut prev_record: Option<AuditRecord> = None;
+    let mut count = 0u64;
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: AuditRecord = match serde_json::from_str(line) {
+            Ok(r) => r,
+            Err(e) => {
+                return Ok(VerifyReport::failure(
+                    count,
+                    expected_seq,
+                    format!("line {} is not a valid record: {e}", index + 1),
+                ));
+            }
+        };
+        count += 1;
+        if record.seq > expected_seq {
+            return Ok(VerifyReport::failure(
+                count,
+                expected_seq,
+                format!("record {expected_seq} is missing (next is {})", record.seq),
+            ));
+        }
+        if record.seq < expected_seq {
+            return Ok(VerifyReport::failure(
+                count,
+                record.seq,
+                format!(
+                    "record {} appears again after {}",
+                    record.seq,
+                    expected_seq - 1
+                ),
+            ));
+        }
+        if record.compute_hash() != record.hash {
+            return Ok(VerifyReport::failure(
+                count,
+                record.seq,
+                format!(
+                    "record {} was altered: its hash does not match its content",
+                    record.seq
+                ),
+            ));
+        }
+        if record.prev_hash != prev_hash {
+            let culprit = prev_record.as_ref().map(|r| r.seq).unwrap_or(record.seq);
+            return Ok(VerifyReport::failure(
+                count,
+                culprit,
+                format!(
+                    "record {culprit} is not the record that record {} was chained to (altered and re-hashed, or replaced)",
+                    record.seq
+                ),
+            ));
+        }
+        prev_hash = record.hash.clone();
+        expected_seq += 1;
+        prev_record = Some(record);
+    }
+    let head = prev_record.as_ref().map(|r| Checkpoint {
+        seq: r.seq,
+        hash: r.hash.clone(),
+    });
+    if let Some(path) = checkpoint {
+        let mark = read_checkpoint(path)?;
+        let last = head.as_ref().map(|h| h.seq).unwrap_or(0);
+        if last < mark.seq {
+            return Ok(VerifyReport::failure(
+                count,
+                last + 1,
+                format!(
+                    "the log ends at record {last} but the checkpoint vouches for {}: the tail was truncated",
+                    mark.seq
+                ),
+            ));
+        }
+        let at_mark = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<AuditRecord>(l).ok())
+            .find(|r| r.seq == mark.seq);
+        if mark.seq > 0 && at_mark.map(|r| r.hash) != Some(mark.hash.clone()) {
+            return Ok(VerifyReport::failure(
+                count,
+                mark.seq,
+                format!("record {} differs from the checkpoint", mark.seq),
+            ));
+        }
+    }
+    Ok(VerifyReport {
+        records: count,
+        ok: true,
+        bad_seq: None,
+        problem: None,
+        head,
+    })
+}

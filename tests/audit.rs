@@ -1,0 +1,191 @@
+//! The audit log: every authenticated action is recorded in a verifiable chain, tampering
+//! is pinpointed, and a log that cannot be written stops every change.
+
+use airlock_appliance::audit::{AuditRecord, CHECKPOINT_FILE, LOG_FILE, verify};
+use airlock_integration_tests::TestAppliance;
+use serde_json::json;
+
+fn records(dir: &std::path::Path) -> Vec<AuditRecord> {
+    std::fs::read_to_string(dir.join(LOG_FILE))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Runs a session with reads, writes and a refused write, then stops the appliance.
+async fn recorded_session() -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let app = TestAppliance::start().await;
+    let token = app.appliance.token().to_owned();
+    let file = app
+        .send(app.authed("GET", "/api/fs/file?path=src/main.rs"))
+        .await
+        .json();
+    let version = file["version"].as_str().unwrap().to_owned();
+    let body =
+        json!({"path": "src/main.rs", "content": "SECRET_CONTENT\n", "base_version": version});
+    assert_eq!(
+        app.send(app.json("PUT", "/api/fs/file", body.clone()))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.send(app.json("PUT", "/api/fs/file", body)).await.status,
+        409
+    );
+    let rename = json!({"from": "README.md", "to": "GUIDE.md"});
+    assert_eq!(
+        app.send(app.json("POST", "/api/fs/rename", rename))
+            .await
+            .status,
+        200
+    );
+    let dir = app.audit_dir();
+    let TestAppliance { appliance, outer } = app;
+    appliance.shutdown().await.unwrap();
+    (outer, dir, token)
+}
+
+#[tokio::test]
+async fn a_session_is_recorded_as_a_verifiable_chain() {
+    let (_keep, dir, token) = recorded_session().await;
+    let log = records(&dir);
+    let summary: Vec<String> = log
+        .iter()
+        .map(|r| format!("{} {} {}", r.action, r.target, r.outcome))
+        .collect();
+    let expected_tail = [
+        "fs.read src/main.rs ok",
+        "fs.write src/main.rs attempt",
+        "fs.write src/main.rs ok",
+        "fs.write src/main.rs attempt",
+        "fs.write src/main.rs error:409",
+        "fs.rename README.md -> GUIDE.md attempt",
+        "fs.rename README.md -> GUIDE.md ok",
+        "session.end  ok",
+    ];
+    assert!(summary[0].starts_with("session.start ws ok"), "{summary:?}");
+    assert_eq!(&summary[1..], &expected_tail, "{summary:?}");
+    for (i, record) in log.iter().enumerate() {
+        assert_eq!(record.seq, i as u64 + 1);
+        assert!(
+            record.time.ends_with('Z') && record.time.len() == 24,
+            "{}",
+            record.time
+        );
+    }
+    assert!(log[1].actor.starts_with("session:") && log[0].actor == "appliance");
+    let text = std::fs::read_to_string(dir.join(LOG_FILE)).unwrap();
+    assert!(!text.contains(&token), "the token never reaches the log");
+    assert!(
+        !text.contains("SECRET_CONTENT"),
+        "file contents never reach the log"
+    );
+    let report = verify(&dir.join(LOG_FILE), Some(&dir.join(CHECKPOINT_FILE))).unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.records, log.len() as u64);
+}
+
+fn rewrite(dir: &std::path::Path, edit: impl FnOnce(&mut Vec<AuditRecord>)) {
+    let mut log = records(dir);
+    edit(&mut log);
+    let text: String = log
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap() + "\n")
+        .collect();
+    std::fs::write(dir.join(LOG_FILE), text).unwrap();
+}
+
+fn bad_seq(dir: &std::path::Path) -> (Option<u64>, String) {
+    let report = verify(&dir.join(LOG_FILE), Some(&dir.join(CHECKPOINT_FILE))).unwrap();
+    assert!(!report.ok);
+    (report.bad_seq, report.problem.unwrap())
+}
+
+#[tokio::test]
+async fn an_edited_middle_record_is_reported_by_its_sequence_number() {
+    let (_keep, dir, _) = recorded_session().await;
+    rewrite(&dir, |log| log[4].outcome = "ok".into());
+    let (seq, problem) = bad_seq(&dir);
+    assert_eq!(seq, Some(5), "{problem}");
+    assert!(problem.contains("altered"));
+}
+
+#[tokio::test]
+async fn an_edited_and_rehashed_record_is_still_caught() {
+    let (_keep, dir, _) = recorded_session().await;
+    rewrite(&dir, |log| {
+        log[3].target = "innocent.txt".into();
+        log[3].hash = log[3].compute_hash();
+    });
+    assert_eq!(bad_seq(&dir).0, Some(4));
+}
+
+#[tokio::test]
+async fn a_deleted_or_inserted_record_is_caught() {
+    let (_keep, dir, _) = recorded_session().await;
+    let original = std::fs::read_to_string(dir.join(LOG_FILE)).unwrap();
+    rewrite(&dir, |log| {
+        log.remove(2);
+    });
+    let (seq, problem) = bad_seq(&dir);
+    assert_eq!(seq, Some(3), "{problem}");
+    assert!(problem.contains("missing"));
+    std::fs::write(dir.join(LOG_FILE), &original).unwrap();
+    rewrite(&dir, |log| {
+        let copy = log[2].clone();
+        log.insert(3, copy);
+    });
+    assert_eq!(bad_seq(&dir).0, Some(3));
+}
+
+#[tokio::test]
+async fn a_truncated_tail_is_caught_against_the_checkpoint() {
+    let (_keep, dir, _) = recorded_session().await;
+    let total = records(&dir).len();
+    rewrite(&dir, |log| log.truncate(total - 2));
+    let (seq, problem) = bad_seq(&dir);
+    assert_eq!(seq, Some(total as u64 - 1), "{problem}");
+    assert!(problem.contains("truncated"));
+    let without_checkpoint = verify(&dir.join(LOG_FILE), None).unwrap();
+    assert!(
+        without_checkpoint.ok,
+        "the chain itself is intact; only the checkpoint reveals the cut"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_log_that_cannot_be_written_stops_every_change() {
+    let app = TestAppliance::start().await;
+    // From now on the checkpoint cannot be written (ENOSPC), so the next append fails.
+    std::os::unix::fs::symlink(
+        "/dev/full",
+        app.audit_dir().join(format!("{CHECKPOINT_FILE}.tmp")),
+    )
+    .unwrap();
+    let _ = app.send(app.authed("GET", "/api/fs/tree")).await;
+    let create = app
+        .send(app.json(
+            "POST",
+            "/api/fs/create",
+            json!({"path": "new.txt", "kind": "file"}),
+        ))
+        .await;
+    assert_eq!(create.status, 503);
+    assert_eq!(create.error_code(), "audit_unavailable");
+    assert!(
+        !app.workspace().join("new.txt").exists(),
+        "no unaudited change"
+    );
+    let status = app.send(app.authed("GET", "/api/status")).await.json();
+    assert_eq!(status["airgap_active"], false);
+    let audit = status["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "audit_log")
+        .unwrap();
+    assert_eq!(audit["ok"], false);
+}
