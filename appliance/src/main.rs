@@ -3,6 +3,8 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use airlock_appliance::audit::export::{ExportFormat, render};
+use airlock_appliance::audit::verify::read_records;
 use airlock_appliance::audit::{CHECKPOINT_FILE, LOG_FILE, verify};
 use airlock_appliance::bind::parse_bind_address;
 use airlock_appliance::server::default_audit_dir;
@@ -58,6 +60,21 @@ enum AuditCommand {
         #[arg(long)]
         checkpoint: Option<PathBuf>,
     },
+    /// Write the verified log as JSON lines or CEF (refuses a log that fails verification).
+    Export {
+        /// The audit folder (holding audit.jsonl and audit.checkpoint).
+        #[arg(long, conflicts_with = "workspace")]
+        dir: Option<PathBuf>,
+        /// Or: the workspace whose default audit folder to export.
+        #[arg(long)]
+        workspace: Option<PathBuf>,
+        /// `jsonl` or `cef`.
+        #[arg(long, default_value = "jsonl")]
+        format: ExportFormat,
+        /// Write here (atomically) instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 fn parse_bind(text: &str) -> Result<IpAddr, String> {
@@ -90,14 +107,19 @@ async fn main() -> std::process::ExitCode {
             })
             .await
         }
-        Command::Audit {
-            command:
-                AuditCommand::Verify {
-                    dir,
-                    workspace,
-                    checkpoint,
-                },
-        } => verify_audit(dir, workspace, checkpoint),
+        Command::Audit { command } => match command {
+            AuditCommand::Verify {
+                dir,
+                workspace,
+                checkpoint,
+            } => verify_audit(dir, workspace, checkpoint),
+            AuditCommand::Export {
+                dir,
+                workspace,
+                format,
+                output,
+            } => export_audit(dir, workspace, format, output),
+        },
     };
     match result {
         Ok(code) => code,
@@ -119,16 +141,48 @@ async fn serve(options: ServeOptions) -> anyhow::Result<std::process::ExitCode> 
     Ok(std::process::ExitCode::SUCCESS)
 }
 
+/// The audit folder named on the command line, or the workspace's default one.
+fn audit_dir(dir: Option<PathBuf>, workspace: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    Ok(match (dir, workspace) {
+        (Some(dir), _) => dir,
+        (None, Some(ws)) => default_audit_dir(&ws.canonicalize()?),
+        (None, None) => default_audit_dir(&std::env::current_dir()?.canonicalize()?),
+    })
+}
+
+fn export_audit(
+    dir: Option<PathBuf>,
+    workspace: Option<PathBuf>,
+    format: ExportFormat,
+    output: Option<PathBuf>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let dir = audit_dir(dir, workspace)?;
+    let checkpoint = dir.join(CHECKPOINT_FILE);
+    let log = dir.join(LOG_FILE);
+    let report = verify(&log, checkpoint.exists().then_some(checkpoint.as_path()))?;
+    if !report.ok {
+        eprintln!("airlock: refusing to export a log that fails verification:");
+        eprintln!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(std::process::ExitCode::FAILURE);
+    }
+    let text = render(&read_records(&log)?, format);
+    match output {
+        None => print!("{text}"),
+        Some(path) => {
+            let temp = path.with_extension("airlock-export.tmp");
+            std::fs::write(&temp, &text)?;
+            std::fs::rename(&temp, &path)?;
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
 fn verify_audit(
     dir: Option<PathBuf>,
     workspace: Option<PathBuf>,
     checkpoint: Option<PathBuf>,
 ) -> anyhow::Result<std::process::ExitCode> {
-    let dir = match (dir, workspace) {
-        (Some(dir), _) => dir,
-        (None, Some(ws)) => default_audit_dir(&ws.canonicalize()?),
-        (None, None) => default_audit_dir(&std::env::current_dir()?.canonicalize()?),
-    };
+    let dir = audit_dir(dir, workspace)?;
     let checkpoint = checkpoint.unwrap_or_else(|| dir.join(CHECKPOINT_FILE));
     let checkpoint = checkpoint.exists().then_some(checkpoint);
     let report = verify(&dir.join(LOG_FILE), checkpoint.as_deref())

@@ -129,6 +129,17 @@ fn prints_a_launch_url_and_keeps_the_token_out_of_logs() {
     assert_eq!(tampered.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&tampered.stdout).unwrap();
     assert_eq!(report["bad_seq"], 2, "{report}");
+    let refused = airlock()
+        .args(["audit", "export", "--dir"])
+        .arg(&audit_dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "a tampered log is not exported"
+    );
+    assert!(refused.stdout.is_empty());
 }
 
 /// Sends SIGTERM through the `kill` utility (the workspace forbids unsafe code).

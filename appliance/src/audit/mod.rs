@@ -3,6 +3,7 @@
 //! a checkpoint file (last sequence number and hash) that exposes a truncated tail.
 
 pub mod clock;
+pub mod export;
 pub mod layer;
 pub mod log;
 pub mod record;

@@ -36,6 +36,18 @@ impl VerifyReport {
     }
 }
 
+/// Reads every record of a log (for export), failing on a malformed line.
+pub fn read_records(log: &Path) -> std::io::Result<Vec<AuditRecord>> {
+    fs::read_to_string(log)?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        })
+        .collect()
+}
+
 /// Verifies the log at `log`, and its tail against `checkpoint` when given.
 pub fn verify(log: &Path, checkpoint: Option<&Path>) -> std::io::Result<VerifyReport> {
     let text = fs::read_to_string(log)?;
