@@ -9,6 +9,7 @@ pub mod egress;
 pub mod error;
 pub mod layers;
 pub mod origins;
+pub mod sandbox;
 pub mod secret;
 pub mod server;
 pub mod workspace;

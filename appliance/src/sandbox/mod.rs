@@ -1,0 +1,119 @@
+//! Commands with no network: every command the agent or the terminal runs starts in fresh
+//! user, network, PID and mount namespaces (util-linux `unshare`, no daemon). The network
+//! namespace has only a downed loopback, so nothing — curl, python, `/dev/tcp`, DNS, UDP —
+//! can reach anything. The environment is rebuilt from an allowlist, the command runs in the
+//! workspace with CPU/file-size limits, and on timeout, cancel or output overflow the whole
+//! namespace is killed (PID 1 of a PID namespace takes every descendant with it, setsid and
+//! double forks included). If the namespaces cannot be created, nothing runs: fail closed.
+
+mod run;
+
+pub use run::{CommandSpec, RunEvent, RunOutcome, sandbox_env};
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde::Serialize;
+
+/// Whether commands can run sandboxed on this host, measured at start-up.
+#[derive(Clone, Debug, Serialize)]
+pub struct SandboxStatus {
+    /// True when a probe command ran in the namespaces and saw no network interface but `lo`.
+    pub available: bool,
+    /// What the probe saw, or why it failed (shown to the person).
+    pub detail: String,
+}
+
+/// The sandbox launcher: which `unshare` program creates the namespaces.
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    unshare: PathBuf,
+}
+
+impl Sandbox {
+    /// `unshare` from PATH, or `AIRLOCK_UNSHARE` (e.g. to exercise the fail-closed path).
+    pub fn from_env() -> Self {
+        Self::with_program(
+            std::env::var_os("AIRLOCK_UNSHARE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("unshare")),
+        )
+    }
+
+    /// A launcher using `program` as `unshare`.
+    pub fn with_program(program: impl Into<PathBuf>) -> Self {
+        Self {
+            unshare: program.into(),
+        }
+    }
+
+    /// Runs a probe in the sandbox: it must start, and see no interface besides loopback.
+    pub fn probe(&self) -> SandboxStatus {
+        probe(&self.unshare)
+    }
+
+    /// Runs `spec` in fresh namespaces (see [`run::run`]).
+    pub async fn run(
+        &self,
+        spec: &CommandSpec,
+        events: tokio::sync::mpsc::Sender<RunEvent>,
+        cancel: tokio::sync::watch::Receiver<bool>,
+    ) -> std::io::Result<RunOutcome> {
+        run::run(&self.unshare, spec, events, cancel).await
+    }
+}
+
+/// The namespace flags every sandboxed command gets.
+pub const UNSHARE_FLAGS: &[&str] = &[
+    "--user",
+    "--map-root-user",
+    "--net",
+    "--pid",
+    "--fork",
+    "--kill-child",
+    "--mount",
+    "--mount-proc",
+];
+
+fn probe(unshare: &std::path::Path) -> SandboxStatus {
+    let output = Command::new(unshare)
+        .args(UNSHARE_FLAGS)
+        .args(["--", "/bin/cat", "/proc/net/dev"])
+        .env_clear()
+        .output();
+    let output = match output {
+        Ok(o) => o,
+        Err(e) => {
+            return SandboxStatus {
+                available: false,
+                detail: format!("cannot start `unshare` ({e}); install util-linux"),
+            };
+        }
+    };
+    if !output.status.success() {
+        return SandboxStatus {
+            available: false,
+            detail: format!(
+                "user/network namespaces are unavailable ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        };
+    }
+    let interfaces: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next().map(|n| n.trim().to_owned()))
+        .collect();
+    if interfaces.iter().all(|i| i == "lo") {
+        SandboxStatus {
+            available: true,
+            detail: "commands run in a network namespace with no interfaces".into(),
+        }
+    } else {
+        SandboxStatus {
+            available: false,
+            detail: format!("the sandbox still sees interfaces {interfaces:?}"),
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Running one command in the sandbox, streaming its output, enforcing its limits.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+use tokio::sync::{mpsc, watch};
+
+use super::UNSHARE_FLAGS;
+
+/// Environment variables a sandboxed command may inherit; everything else (proxies,
+/// `GIT_SSH_COMMAND`, `LD_PRELOAD`, `BASH_ENV`, credentials…) is dropped.
+const INHERITED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "USER",
+    "LOGNAME",
+    "RUSTUP_HOME",
+    "CARGO_HOME",
+];
+
+/// CPU seconds a command may use.
+const CPU_SECONDS: u64 = 600;
+/// Largest file a command may write, in KiB.
+const MAX_FILE_KIB: u64 = 1024 * 1024;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct CommandSpec {
+    /// Program and arguments (no shell).
+    pub argv: Vec<String>,
+    /// Working folder (the workspace).
+    pub cwd: PathBuf,
+    /// Wall-clock limit.
+    pub timeout: Duration,
+    /// Output beyond this many bytes stops the command.
+    pub max_output_bytes: usize,
+    /// Extra environment (after the allowlist), e.g. git's identity.
+    pub extra_env: Vec<(String, String)>,
+}
+
+/// Streamed while the command runs.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RunEvent {
+    /// A chunk of output.
+    Output {
+        /// `stdout` or `stderr`.
+        stream: &'static str,
+        /// The bytes, as (lossy) UTF-8.
+        text: String,
+    },
+}
+
+/// How the command ended.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// Exit code, when it exited by itself.
+    pub exit_code: Option<i32>,
+    /// Killed because the time limit passed.
+    pub timed_out: bool,
+    /// Killed because it printed more than allowed.
+    pub output_limit_exceeded: bool,
+    /// Killed because the caller cancelled.
+    pub cancelled: bool,
+}
+
+/// The environment a sandboxed command gets from its parent's: only [`INHERITED_ENV`].
+pub fn sandbox_env(parent: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
+    parent
+        .into_iter()
+        .filter(|(k, _)| INHERITED_ENV.contains(&k.as_str()))
+        .collect()
+}
+
+/// Runs `spec` in fresh namespaces. Output goes to `events`; `cancel` set to true kills it.
+pub async fn run(
+    unshare: &std::path::Path,
+    spec: &CommandSpec,
+    events: mpsc::Sender<RunEvent>,
+    mut cancel: watch::Receiver<bool>,
+) -> std::io::Result<RunOutcome> {
+    let limits = format!("ulimit -S -t {CPU_SECONDS} -f {MAX_FILE_KIB} 2>/dev/null; exec \"$@\"");
+    let mut command = Command::new(unshare);
+    command
+        .args(UNSHARE_FLAGS)
+        .args(["--", "/bin/sh", "-c", &limits, "airlock-sandbox"])
+        .args(&spec.argv)
+        .current_dir(&spec.cwd)
+        .env_clear()
+        .envs(sandbox_env(std::env::vars()))
+        .envs(spec.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("TERM", "dumb")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = command.spawn()?;
+    let pid = child.id();
+    let (overflow_tx, mut overflow) = watch::channel(false);
+    let budget = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(spec.max_output_bytes));
+    let mut readers = Vec::new();
+    for (name, pipe) in [
+        (
+            "stdout",
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ),
+        (
+            "stderr",
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ),
+    ] {
+        let Some(mut pipe) = pipe else { continue };
+        let events = events.clone();
+        let budget = budget.clone();
+        let overflow_tx = overflow_tx.clone();
+        readers.push(tokio::spawn(async move {
+            let mut buffer = vec![0u8; 8192];
+            loop {
+                let n = match pipe.read(&mut buffer).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                let left = budget
+                    .fetch_update(
+                        std::sync::atomic::Ordering::SeqCst,
+                        std::sync::atomic::Ordering::SeqCst,
+                        |b| Some(b.saturating_sub(n)),
+                    )
+                    .unwrap_or(0);
+                let keep = n.min(left);
+                if keep > 0 {
+                    let text = String::from_utf8_lossy(&buffer[..keep]).into_owned();
+                    let _ = events.send(RunEvent::Output { stream: name, text }).await;
+                }
+                if keep < n {
+                    let _ = overflow_tx.send(true);
+                    break;
+                }
+            }
+        }));
+    }
+    drop(overflow_tx);
+    let mut outcome = RunOutcome {
+        exit_code: None,
+        timed_out: false,
+        output_limit_exceeded: false,
+        cancelled: false,
+    };
+    let deadline = tokio::time::sleep(spec.timeout);
+    tokio::pin!(deadline);
+    let status = tokio::select! {
+        status = child.wait() => Some(status?),
+        _ = &mut deadline => { outcome.timed_out = true; None }
+        _ = raised(&mut overflow) => { outcome.output_limit_exceeded = true; None }
+        _ = raised(&mut cancel) => { outcome.cancelled = true; None }
+    };
+    match status {
+        Some(status) => outcome.exit_code = status.code(),
+        None => {
+            kill_group(pid);
+            let _ = child.kill().await;
+        }
+    }
+    for reader in readers {
+        let _ = reader.await;
+    }
+    Ok(outcome)
+}
+
+/// Resolves once the flag turns true; never, if its sender goes away first.
+async fn raised(flag: &mut watch::Receiver<bool>) {
+    if flag.wait_for(|set| *set).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// SIGKILL to the command's process group (the `unshare` process and its direct children).
+/// Its `--kill-child` then takes down PID 1 of the namespace, and with it every descendant.
+fn kill_group(pid: Option<u32>) {
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_allowlisted_variables_pass() {
+        let parent = [
+            ("PATH", "/usr/bin"),
+            ("HTTPS_PROXY", "http://proxy:3128"),
+            ("http_proxy", "http://proxy:3128"),
+            ("GIT_SSH_COMMAND", "ssh -o ProxyCommand=nc"),
+            ("LD_PRELOAD", "/tmp/evil.so"),
+            ("BASH_ENV", "/tmp/rc"),
+            ("AWS_SECRET_ACCESS_KEY", "x"),
+            ("HOME", "/home/dev"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let kept: Vec<String> = sandbox_env(parent).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(kept, ["PATH", "HOME"]);
+    }
+}

@@ -1,0 +1,251 @@
+//! Commands run with no network at the OS level. Every probe aims at a listener this test
+//! opens on the host's own loopback (or at a name under the reserved `.example` domain), so
+//! even a broken sandbox could not send anything off the machine.
+
+use std::time::{Duration, Instant};
+
+use airlock_appliance::sandbox::{CommandSpec, RunEvent, RunOutcome, Sandbox};
+use tokio::sync::{mpsc, watch};
+
+struct Ran {
+    outcome: RunOutcome,
+    stdout: String,
+    stderr: String,
+}
+
+async fn sh(script: &str, timeout: Duration, max_output_bytes: usize) -> Ran {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = CommandSpec {
+        argv: vec![
+            "/bin/bash".into(),
+            "--noprofile".into(),
+            "--norc".into(),
+            "-c".into(),
+            script.into(),
+        ],
+        cwd: dir.path().to_owned(),
+        timeout,
+        max_output_bytes,
+        extra_env: Vec::new(),
+    };
+    let (tx, mut rx) = mpsc::channel(64);
+    let (_cancel_tx, cancel) = watch::channel(false);
+    let collector = tokio::spawn(async move {
+        let (mut out, mut err) = (String::new(), String::new());
+        while let Some(RunEvent::Output { stream, text }) = rx.recv().await {
+            if stream == "stdout" {
+                out.push_str(&text)
+            } else {
+                err.push_str(&text)
+            }
+        }
+        (out, err)
+    });
+    let outcome = Sandbox::from_env()
+        .run(&spec, tx, cancel)
+        .await
+        .expect("sandbox starts");
+    let (stdout, stderr) = collector.await.unwrap();
+    Ran {
+        outcome,
+        stdout,
+        stderr,
+    }
+}
+
+async fn quick(script: &str) -> Ran {
+    sh(script, Duration::from_secs(30), 1 << 20).await
+}
+
+/// A TCP listener on the host loopback: reachable from the host, never from the sandbox.
+fn host_listener() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+fn assert_nothing_connected(listener: &std::net::TcpListener, what: &str) {
+    assert!(
+        listener.accept().is_err(),
+        "{what} reached the host listener"
+    );
+}
+
+#[test]
+fn the_probe_finds_a_network_free_sandbox() {
+    let status = Sandbox::from_env().probe();
+    assert!(status.available, "{}", status.detail);
+    let broken = Sandbox::with_program("/bin/false").probe();
+    assert!(
+        !broken.available,
+        "a sandbox that cannot start must read as unavailable"
+    );
+    let missing = Sandbox::with_program("/nonexistent/unshare").probe();
+    assert!(!missing.available && missing.detail.contains("cannot start"));
+}
+
+#[tokio::test]
+async fn tcp_clients_cannot_connect_anywhere() {
+    let (listener, port) = host_listener();
+    let url = format!("http://127.0.0.1:{port}/");
+    for (tool, script) in [
+        ("curl", format!("curl -sS --max-time 5 {url}")),
+        ("wget", format!("wget -T 5 -t 1 -O- {url}")),
+        (
+            "python urllib",
+            format!(
+                "python3 -c 'import urllib.request; urllib.request.urlopen(\"{url}\", timeout=5)'"
+            ),
+        ),
+        (
+            "bash /dev/tcp",
+            format!("exec 3<>/dev/tcp/127.0.0.1/{port}"),
+        ),
+    ] {
+        let ran = quick(&script).await;
+        assert_ne!(
+            ran.outcome.exit_code,
+            Some(0),
+            "{tool} succeeded: {}",
+            ran.stdout
+        );
+        assert!(
+            !ran.outcome.timed_out,
+            "{tool} should fail at once, not hang"
+        );
+        let said = ran.stderr.to_lowercase();
+        assert!(
+            said.contains("unreachable")
+                || said.contains("couldn't connect")
+                || said.contains("failed to connect")
+                || said.contains("connection refused")
+                || said.contains("errno 101"),
+            "{tool}: {}",
+            ran.stderr
+        );
+        assert_nothing_connected(&listener, tool);
+    }
+}
+
+#[tokio::test]
+async fn name_resolution_and_udp_fail() {
+    let lookup = quick("getent hosts airlock-sandbox-probe.example").await;
+    assert_ne!(lookup.outcome.exit_code, Some(0));
+    let python = quick(
+        "python3 -c 'import socket; socket.getaddrinfo(\"airlock-sandbox-probe.example\", 80)'",
+    )
+    .await;
+    assert!(
+        python
+            .stderr
+            .contains("Temporary failure in name resolution"),
+        "the resolver was not reachable at all: {}",
+        python.stderr
+    );
+
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    receiver.set_nonblocking(true).unwrap();
+    let port = receiver.local_addr().unwrap().port();
+    let udp = quick(&format!("echo leak > /dev/udp/127.0.0.1/{port}")).await;
+    assert_ne!(udp.outcome.exit_code, Some(0));
+    assert!(udp.stderr.contains("unreachable"), "{}", udp.stderr);
+    let mut buffer = [0u8; 16];
+    assert!(receiver.recv(&mut buffer).is_err(), "a datagram arrived");
+}
+
+#[tokio::test]
+async fn local_commands_work_with_a_scrubbed_environment_and_no_sockets() {
+    let ls = quick("echo hello > f.txt && ls").await;
+    assert_eq!(ls.outcome.exit_code, Some(0), "{}", ls.stderr);
+    assert_eq!(ls.stdout.trim(), "f.txt");
+    let cargo = quick("cargo --version").await;
+    assert_eq!(cargo.outcome.exit_code, Some(0), "{}", cargo.stderr);
+    assert!(cargo.stdout.starts_with("cargo "));
+    let env = quick("env").await;
+    let names: Vec<&str> = env
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+        .collect();
+    let allowed = [
+        "PATH",
+        "HOME",
+        "LANG",
+        "LC_ALL",
+        "USER",
+        "LOGNAME",
+        "RUSTUP_HOME",
+        "CARGO_HOME",
+        "TERM",
+        "PWD",
+        "SHLVL",
+        "_",
+        "OLDPWD",
+    ];
+    for name in &names {
+        assert!(
+            allowed.contains(name),
+            "{name} leaked into the sandbox: {names:?}"
+        );
+    }
+    let fds = quick("ls -l /proc/self/fd/").await;
+    assert!(
+        !fds.stdout.contains("socket:"),
+        "inherited sockets: {}",
+        fds.stdout
+    );
+    let net = quick("cat /proc/net/dev").await;
+    let interfaces: Vec<&str> = net
+        .stdout
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    assert_eq!(interfaces, ["lo"]);
+}
+
+#[tokio::test]
+async fn a_timeout_kills_double_forked_and_setsid_children() {
+    let marker = format!("987.{}", std::process::id());
+    let script = format!(
+        "setsid sleep {marker}1 & (sleep {marker}2 &) ; nohup sleep {marker}3 >/dev/null 2>&1 & echo started; sleep {marker}4"
+    );
+    let ran = sh(&script, Duration::from_secs(2), 1 << 20).await;
+    assert!(ran.outcome.timed_out);
+    assert_eq!(ran.stdout.trim(), "started");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let survivors = processes_mentioning(&marker);
+        if survivors.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running after the timeout: {survivors:?}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+fn processes_mentioning(marker: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(marker) && !c.contains("bash"))
+        .collect()
+}
+
+#[tokio::test]
+async fn runaway_output_is_stopped_and_reported() {
+    let ran = sh("yes airlock", Duration::from_secs(30), 10_000).await;
+    assert!(ran.outcome.output_limit_exceeded);
+    assert!(
+        ran.stdout.len() <= 10_000 && ran.stdout.len() > 5_000,
+        "{}",
+        ran.stdout.len()
+    );
+}
