@@ -126,6 +126,7 @@ async fn token_file_is_private_and_removed_on_shutdown() {
         bind: Vec::new(),
         token_file: Some(token_file.clone()),
         audit_dir: Some(dir.path().join("audit")),
+        ..Default::default()
     })
     .await
     .unwrap();

@@ -423,6 +423,7 @@ async fn bind_to_a_non_loopback_address_is_refused() {
             bind: vec![ip.parse().unwrap()],
             token_file: None,
             audit_dir: Some(dir.path().join("audit")),
+            ..Default::default()
         })
         .await
         .err()

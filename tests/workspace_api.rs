@@ -263,7 +263,12 @@ async fn status_reports_a_measured_air_gap() {
         .collect();
     assert_eq!(
         checks,
-        ["audit_log", "listeners_loopback", "sockets_loopback"]
+        [
+            "audit_log",
+            "sandbox",
+            "listeners_loopback",
+            "sockets_loopback"
+        ]
     );
     let port = app.port();
     let sockets = status["sockets"].as_array().unwrap();

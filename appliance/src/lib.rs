@@ -9,9 +9,11 @@ pub mod egress;
 pub mod error;
 pub mod layers;
 pub mod origins;
+pub mod policy;
 pub mod sandbox;
 pub mod secret;
 pub mod server;
+pub mod tools;
 pub mod workspace;
 
 pub use server::{Appliance, ServeOptions};

@@ -38,6 +38,9 @@ enum Command {
         /// Folder for the audit log (default: per workspace under $XDG_STATE_HOME/airlock/audit).
         #[arg(long)]
         audit_dir: Option<PathBuf>,
+        /// Pin this policy file (kept outside the workspace) instead of the workspace's own.
+        #[arg(long)]
+        policy: Option<PathBuf>,
     },
     /// Work with the tamper-evident audit log.
     Audit {
@@ -97,6 +100,7 @@ async fn main() -> std::process::ExitCode {
             bind,
             token_file,
             audit_dir,
+            policy,
         } => {
             serve(ServeOptions {
                 workspace,
@@ -104,6 +108,8 @@ async fn main() -> std::process::ExitCode {
                 bind,
                 token_file,
                 audit_dir,
+                policy,
+                unshare: None,
             })
             .await
         }

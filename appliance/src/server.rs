@@ -21,7 +21,10 @@ use crate::bind::{LOOPBACK_V4, LOOPBACK_V6};
 use crate::error::ApiError;
 use crate::layers::{self, LayerContext, rate_limit::FailureLimiter};
 use crate::origins::LocalOrigins;
+use crate::policy::Policy;
+use crate::sandbox::Sandbox;
 use crate::secret::SessionSecret;
+use crate::tools::ToolsState;
 use crate::workspace::Workspace;
 
 /// Wrong tokens allowed per window before authentication answers 429.
@@ -30,7 +33,7 @@ pub const AUTH_FAILURES_ALLOWED: usize = 10;
 pub const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 /// How to start an appliance.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ServeOptions {
     /// Folder exposed as the workspace.
     pub workspace: PathBuf,
@@ -42,6 +45,10 @@ pub struct ServeOptions {
     pub token_file: Option<PathBuf>,
     /// Folder of the audit log; `None` uses the per-workspace default from [`default_audit_dir`].
     pub audit_dir: Option<PathBuf>,
+    /// A policy file pinned by an administrator; it replaces the workspace's own policy.
+    pub policy: Option<PathBuf>,
+    /// The `unshare` program for the command sandbox (`None`: from PATH or `AIRLOCK_UNSHARE`).
+    pub unshare: Option<PathBuf>,
 }
 
 /// The default audit folder for a workspace: under `$XDG_STATE_HOME` (or `~/.local/state`),
@@ -83,6 +90,22 @@ impl Appliance {
         }
         let workspace = Workspace::open(&options.workspace)
             .with_context(|| format!("cannot open workspace {}", options.workspace.display()))?;
+        let policy = Policy::load(workspace.root().path(), options.policy.as_deref())?;
+        let sandbox = options
+            .unshare
+            .clone()
+            .map(Sandbox::with_program)
+            .unwrap_or_else(Sandbox::from_env);
+        let sandbox_status = {
+            let sandbox = sandbox.clone();
+            tokio::task::spawn_blocking(move || sandbox.probe()).await?
+        };
+        if !sandbox_status.available {
+            tracing::warn!(
+                "command sandbox unavailable, commands are disabled: {}",
+                sandbox_status.detail
+            );
+        }
         let (sockets, port) = bind_loopback(&options.bind, options.port).await?;
         let listeners: Vec<SocketAddr> = sockets
             .iter()
@@ -119,15 +142,28 @@ impl Appliance {
             .log
             .append(started)
             .context("cannot write the audit log")?;
+        let workspace = Arc::new(workspace);
+        let policy = Arc::new(policy);
+        let tools = ToolsState {
+            workspace: workspace.clone(),
+            policy: policy.clone(),
+            sandbox,
+            sandbox_status: sandbox_status.clone(),
+            audit: audit.log.clone(),
+            actor: audit.actor.clone(),
+        };
         let state = ApiState {
-            workspace: Arc::new(workspace),
+            workspace,
             launch: Arc::new(LaunchFacts {
                 listeners: listeners.clone(),
                 workspace_name,
+                sandbox: sandbox_status,
+                policy_source: policy.source.clone(),
+                policy_hash: policy.hash.clone(),
             }),
             audit: audit.log.clone(),
         };
-        let router = build_router(state, port, secret.clone(), audit.clone());
+        let router = build_router(state, tools, port, secret.clone(), audit.clone());
         let (stop, stopped) = watch::channel(false);
         let tasks = sockets
             .into_iter()
@@ -207,11 +243,13 @@ impl Appliance {
 /// Routes plus every layer: the complete appliance as a service.
 pub fn build_router(
     state: ApiState,
+    tools: ToolsState,
     port: u16,
     secret: SessionSecret,
     audit: AuditContext,
 ) -> Router {
     let routes = api::router(state)
+        .merge(crate::tools::router(tools))
         .merge(assets::router())
         .fallback(|| async {
             ApiError::new(

@@ -19,6 +19,11 @@ impl TestAppliance {
     /// Starts an appliance over a workspace with a few files, a `.gitignore`, a sibling
     /// folder `ws2/` (for prefix confusion) and symlinks that try to leave the workspace.
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`TestAppliance::start`], letting the test adjust the options (policy, sandbox).
+    pub async fn start_with(adjust: impl FnOnce(&mut ServeOptions)) -> Self {
         let outer = tempfile::tempdir().expect("tempdir");
         let ws = outer.path().join("ws");
         let ws2 = outer.path().join("ws2");
@@ -39,15 +44,16 @@ impl TestAppliance {
             std::os::unix::fs::symlink(ws2.join("secret.txt"), ws.join("escape-link")).unwrap();
             std::os::unix::fs::symlink(&ws2, ws.join("escape-dir")).unwrap();
         }
-        let appliance = Appliance::start(ServeOptions {
+        let mut options = ServeOptions {
             workspace: ws,
             port: 0,
             bind: Vec::new(),
             token_file: None,
             audit_dir: Some(outer.path().join("audit")),
-        })
-        .await
-        .expect("appliance starts");
+            ..Default::default()
+        };
+        adjust(&mut options);
+        let appliance = Appliance::start(options).await.expect("appliance starts");
         Self { appliance, outer }
     }
 
@@ -92,6 +98,12 @@ impl TestAppliance {
             .header("Origin", &self.origin())
             .header("Content-Type", "application/json")
             .body(body.to_string().into_bytes())
+    }
+
+    /// Calls agent tool `name` with JSON `args`.
+    pub async fn tool(&self, name: &str, args: serde_json::Value) -> RawResponse {
+        self.send(self.json("POST", &format!("/api/tools/{name}"), args))
+            .await
     }
 
     /// Sends a request to this appliance.
@@ -227,6 +239,14 @@ impl RawResponse {
                 String::from_utf8_lossy(&self.body)
             )
         })
+    }
+
+    /// The `detail.reason` of a tool refusal.
+    pub fn refusal_reason(&self) -> String {
+        self.json()["detail"]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
     }
 
     /// The API error code of an error response.

@@ -18,6 +18,12 @@ pub struct LaunchFacts {
     pub listeners: Vec<SocketAddr>,
     /// The workspace folder's name (not its full path).
     pub workspace_name: String,
+    /// Whether commands can run sandboxed (probed at start-up).
+    pub sandbox: crate::sandbox::SandboxStatus,
+    /// Where the policy in force came from.
+    pub policy_source: crate::policy::PolicySource,
+    /// SHA-256 of the policy text ("" for the defaults).
+    pub policy_hash: String,
 }
 
 /// One air-gap check and its outcome.
@@ -46,6 +52,10 @@ pub struct StatusReport {
     pub workspace: String,
     /// Appliance version.
     pub version: &'static str,
+    /// Where the policy in force came from.
+    pub policy_source: Option<crate::policy::PolicySource>,
+    /// SHA-256 of the policy text.
+    pub policy_hash: String,
 }
 
 /// Measures the air-gap state now.
@@ -64,6 +74,11 @@ pub fn measure(launch: &LaunchFacts, audit: &AuditLog) -> StatusReport {
         } else {
             "the audit log cannot be written; changes are refused".to_owned()
         },
+    });
+    checks.push(Check {
+        name: "sandbox",
+        ok: launch.sandbox.available,
+        detail: launch.sandbox.detail.clone(),
     });
     let listeners_ok = launch.listeners.iter().all(|a| a.ip().is_loopback());
     checks.push(Check {
@@ -101,6 +116,8 @@ pub fn measure(launch: &LaunchFacts, audit: &AuditLog) -> StatusReport {
         listeners: launch.listeners.clone(),
         workspace: launch.workspace_name.clone(),
         version: env!("CARGO_PKG_VERSION"),
+        policy_source: Some(launch.policy_source.clone()),
+        policy_hash: launch.policy_hash.clone(),
     }
 }
 
@@ -119,5 +136,7 @@ pub async fn report(State(state): State<ApiState>) -> Json<StatusReport> {
         listeners: Vec::new(),
         workspace: String::new(),
         version: env!("CARGO_PKG_VERSION"),
+        policy_source: None,
+        policy_hash: String::new(),
     }))
 }

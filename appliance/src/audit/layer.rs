@@ -35,6 +35,9 @@ pub fn action_for(method: &Method, path: &str) -> Option<String> {
         ("POST", "/api/fs/rename") => "fs.rename",
         ("POST", "/api/fs/delete") => "fs.delete",
         ("GET", "/api/events") => "session.events",
+        ("POST", p) if p.starts_with("/api/tools/") => {
+            return Some(format!("tool.{}", &p["/api/tools/".len()..]));
+        }
         ("GET" | "HEAD", _) => return None,
         (_, p) if p.starts_with("/api/") => {
             return Some(format!("api.{} {p}", method.as_str().to_ascii_lowercase()));

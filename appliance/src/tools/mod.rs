@@ -1,0 +1,284 @@
+//! The agent's tools, as the appliance exposes them: the page (and the model in it) only
+//! proposes; every call passes [`guard`] against the workspace policy, runs here, and its
+//! output passes the context guard ([`redact`]) before it is returned. There are no web
+//! tools, and none can be added at run time: this router is the whole list.
+
+pub mod git_guard;
+pub mod guard;
+pub mod redact;
+mod run_command;
+mod search;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+
+use crate::api::fs::to_api_error;
+use crate::api::json_body::JsonBody;
+use crate::audit::layer::append;
+use crate::audit::{AuditLog, Entry};
+use crate::error::ApiError;
+use crate::policy::Policy;
+use crate::sandbox::{CommandSpec, RunEvent, Sandbox, SandboxStatus};
+use crate::workspace::Workspace;
+use guard::Refusal;
+
+/// Everything the tools need.
+#[derive(Clone)]
+pub struct ToolsState {
+    /// The workspace.
+    pub workspace: Arc<Workspace>,
+    /// The policy in force.
+    pub policy: Arc<Policy>,
+    /// The command sandbox and whether it works here.
+    pub sandbox: Sandbox,
+    /// Measured at start-up; commands are refused when unavailable.
+    pub sandbox_status: SandboxStatus,
+    /// Where redactions and command exits are recorded.
+    pub audit: Arc<AuditLog>,
+    /// Actor for those records.
+    pub actor: String,
+}
+
+/// The names of every tool; the UI and the model get exactly these.
+pub const TOOL_NAMES: &[&str] = &[
+    "list_dir",
+    "read_file",
+    "search",
+    "propose_edit",
+    "apply_edit",
+    "run_command",
+    "git",
+];
+
+/// `/api/tools/*`.
+pub fn router(state: ToolsState) -> Router {
+    Router::new()
+        .route("/api/tools/list_dir", post(list_dir))
+        .route("/api/tools/read_file", post(read_file))
+        .route("/api/tools/search", post(search::search))
+        .route("/api/tools/propose_edit", post(propose_edit))
+        .route("/api/tools/apply_edit", post(apply_edit))
+        .route("/api/tools/run_command", post(run_command::run_command))
+        .route("/api/tools/git", post(git))
+        .with_state(state)
+}
+
+type ToolResult = Result<Json<Value>, ApiError>;
+
+impl ToolsState {
+    /// Redacts `text` by policy and records each rule that fired.
+    async fn guard_output(
+        &self,
+        tool: &str,
+        target: &str,
+        text: &str,
+    ) -> (String, Vec<redact::Redaction>) {
+        let (clean, fired) = redact::redact(&self.policy, text);
+        for redaction in &fired {
+            let entry = Entry {
+                actor: self.actor.clone(),
+                action: "guard.redact".into(),
+                target: format!("{tool}:{target}"),
+                outcome: format!("rule={} count={}", redaction.rule, redaction.count),
+            };
+            append(&self.audit, entry).await;
+        }
+        (clean, fired)
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Workspace) -> Result<T, crate::workspace::FileError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let workspace = self.workspace.clone();
+        tokio::task::spawn_blocking(move || work(&workspace))
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            })?
+            .map_err(to_api_error)
+    }
+}
+
+/// Body of `list_dir`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathArgs {
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    approved: bool,
+}
+
+async fn list_dir(
+    State(state): State<ToolsState>,
+    JsonBody(args): JsonBody<PathArgs>,
+) -> ToolResult {
+    guard::path_tool(&state.policy, "list_dir", &args.path, args.approved)?;
+    let path = args.path.clone();
+    let policy = state.policy.clone();
+    let entries = state
+        .blocking(move |ws| {
+            let real = ws.root().resolve_existing(&path)?;
+            let mut entries = Vec::new();
+            for entry in std::fs::read_dir(&real)
+                .map_err(|e| crate::workspace::FileError::Io(path.clone(), e))?
+            {
+                let entry = entry.map_err(|e| crate::workspace::FileError::Io(path.clone(), e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let child = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}/{name}")
+                };
+                if name == ".git" || policy.path_denied(&child) {
+                    continue;
+                }
+                let kind = match entry.file_type() {
+                    Ok(t) if t.is_dir() => "dir",
+                    Ok(t) if t.is_symlink() => "symlink",
+                    _ => "file",
+                };
+                entries.push(json!({ "name": name, "kind": kind }));
+            }
+            entries.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+            Ok(entries)
+        })
+        .await?;
+    Ok(Json(json!({ "path": args.path, "entries": entries })))
+}
+
+async fn read_file(
+    State(state): State<ToolsState>,
+    JsonBody(args): JsonBody<PathArgs>,
+) -> ToolResult {
+    guard::path_tool(&state.policy, "read_file", &args.path, args.approved)?;
+    let path = args.path.clone();
+    let file = state.blocking(move |ws| ws.read(&path)).await?;
+    let (content, redactions) = state
+        .guard_output("read_file", &args.path, &file.content)
+        .await;
+    Ok(Json(
+        json!({ "path": file.path, "content": content, "version": file.version, "redactions": redactions }),
+    ))
+}
+
+/// Body of `propose_edit` and `apply_edit`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditArgs {
+    path: String,
+    content: String,
+    #[serde(default)]
+    base_version: Option<String>,
+    #[serde(default)]
+    approved: bool,
+}
+
+/// Returns the unified diff the edit would make, and the version it is based on. Writes nothing.
+async fn propose_edit(
+    State(state): State<ToolsState>,
+    JsonBody(args): JsonBody<EditArgs>,
+) -> ToolResult {
+    guard::path_tool(&state.policy, "propose_edit", &args.path, true)?;
+    let path = args.path.clone();
+    let current = state
+        .blocking(move |ws| match ws.read(&path) {
+            Ok(file) => Ok(Some(file)),
+            Err(crate::workspace::FileError::Path(crate::workspace::PathError::NotFound(_))) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        })
+        .await?;
+    let (old, base_version) = current
+        .map(|f| (f.content, Some(f.version)))
+        .unwrap_or_default();
+    let diff = similar::TextDiff::from_lines(&old, &args.content)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{}", args.path), &format!("b/{}", args.path))
+        .to_string();
+    Ok(Json(
+        json!({ "path": args.path, "base_version": base_version, "diff": diff }),
+    ))
+}
+
+/// Applies an edit with the editor's atomic, versioned write (approval per policy).
+async fn apply_edit(
+    State(state): State<ToolsState>,
+    JsonBody(args): JsonBody<EditArgs>,
+) -> ToolResult {
+    guard::path_tool(&state.policy, "apply_edit", &args.path, args.approved)?;
+    let (path, content, base) = (args.path.clone(), args.content, args.base_version);
+    let version = state
+        .blocking(move |ws| ws.write(&path, &content, base.as_deref()))
+        .await?;
+    Ok(Json(json!({ "path": args.path, "version": version })))
+}
+
+/// Body of `git`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitArgs {
+    args: Vec<String>,
+    #[serde(default)]
+    approved: bool,
+}
+
+/// Most output a git call returns.
+const GIT_MAX_OUTPUT: usize = 1 << 20;
+
+async fn git(State(state): State<ToolsState>, JsonBody(body): JsonBody<GitArgs>) -> ToolResult {
+    git_guard::check(&body.args).map_err(|reason| Refusal::new("git", "git_not_local", reason))?;
+    guard::approval(&state.policy, "git", body.approved)?;
+    guard::sandbox_ready(&state.sandbox_status)?;
+    let mut argv = vec!["git".to_owned()];
+    argv.extend(body.args.iter().cloned());
+    let spec = CommandSpec {
+        argv,
+        cwd: state.workspace.root().path().to_owned(),
+        timeout: Duration::from_secs(60),
+        max_output_bytes: GIT_MAX_OUTPUT,
+        extra_env: [("GIT_TERMINAL_PROMPT", "0"), ("GIT_CONFIG_NOSYSTEM", "1")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .to_vec(),
+    };
+    let (tx, mut rx) = mpsc::channel(64);
+    let (_keep, cancel) = watch::channel(false);
+    let collect = tokio::spawn(async move {
+        let (mut out, mut err) = (String::new(), String::new());
+        while let Some(RunEvent::Output { stream, text }) = rx.recv().await {
+            if stream == "stdout" {
+                out.push_str(&text)
+            } else {
+                err.push_str(&text)
+            }
+        }
+        (out, err)
+    });
+    let outcome = state.sandbox.run(&spec, tx, cancel).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "sandbox_failed",
+            e.to_string(),
+        )
+    })?;
+    let (stdout, stderr) = collect.await.unwrap_or_default();
+    let target = body.args.join(" ");
+    let (stdout, mut redactions) = state.guard_output("git", &target, &stdout).await;
+    let (stderr, more) = state.guard_output("git", &target, &stderr).await;
+    redactions.extend(more);
+    Ok(Json(
+        json!({ "outcome": outcome, "stdout": stdout, "stderr": stderr, "redactions": redactions }),
+    ))
+}

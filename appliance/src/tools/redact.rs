@@ -1,0 +1,101 @@
+//! The context guard: before tool output is handed to the page (and so to the model),
+//! secret-looking strings and external URLs are replaced, and each replacement is reported
+//! (rule and count, never the secret) so it can be audited.
+
+use regex::Regex;
+use serde::Serialize;
+use std::sync::LazyLock;
+
+use crate::policy::Policy;
+
+/// One rule that fired, and how often.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Redaction {
+    /// The rule (pattern text, or `external-url`).
+    pub rule: String,
+    /// Replacements made.
+    pub count: usize,
+}
+
+static URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)\b(?:https?|ftp|wss?)://[^\s"'<>()\]\[]+"#).expect("valid URL pattern")
+});
+
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or("");
+    let host = rest
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let host = host
+        .rsplit_once('@')
+        .map(|(_, h)| h.to_owned())
+        .unwrap_or(host);
+    host == "localhost"
+        || host.starts_with("localhost:")
+        || host.starts_with("127.")
+        || host.starts_with("[::1]")
+}
+
+/// Applies the policy's redactions to `text`.
+pub fn redact(policy: &Policy, text: &str) -> (String, Vec<Redaction>) {
+    let mut out = text.to_owned();
+    let mut fired = Vec::new();
+    for (rule, pattern) in &policy.secret_patterns {
+        let count = pattern.find_iter(&out).count();
+        if count > 0 {
+            out = pattern.replace_all(&out, "[redacted-secret]").into_owned();
+            fired.push(Redaction {
+                rule: rule.clone(),
+                count,
+            });
+        }
+    }
+    if policy.redact_urls {
+        let mut count = 0;
+        out = URL
+            .replace_all(&out, |m: &regex::Captures| {
+                let url = &m[0];
+                if is_loopback_url(url) {
+                    url.to_owned()
+                } else {
+                    count += 1;
+                    "[redacted-url]".to_owned()
+                }
+            })
+            .into_owned();
+        if count > 0 {
+            fired.push(Redaction {
+                rule: "external-url".into(),
+                count,
+            });
+        }
+    }
+    (out, fired)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::PolicySource;
+
+    #[test]
+    fn secrets_and_external_urls_are_replaced_loopback_kept() {
+        let policy = Policy::parse("", PolicySource::Defaults).unwrap();
+        let text = "api_key = sk-123456\nsee https://evil.example/x?q=1 and http://127.0.0.1:8080/ok\nAKIAABCDEFGHIJKLMNOP";
+        let (clean, fired) = redact(&policy, text);
+        assert!(
+            !clean.contains("sk-123456")
+                && !clean.contains("evil.example")
+                && !clean.contains("AKIA"),
+            "{clean}"
+        );
+        assert!(clean.contains("http://127.0.0.1:8080/ok"));
+        assert_eq!(fired.iter().map(|r| r.count).sum::<usize>(), 3);
+        assert!(fired.iter().any(|r| r.rule == "external-url"));
+        let (same, none) = redact(&policy, "fn main() {}");
+        assert_eq!(same, "fn main() {}");
+        assert!(none.is_empty());
+    }
+}

@@ -1,0 +1,114 @@
+//! `search`: literal or regex search over the workspace, `.gitignore`-aware, skipping
+//! policy-denied paths, binary and very large files, with an explicit result limit.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use regex::{Regex, RegexBuilder};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ToolResult, ToolsState, guard};
+use crate::api::json_body::JsonBody;
+use crate::error::ApiError;
+
+/// Most results a call may ask for.
+pub const MAX_RESULTS: usize = 1000;
+/// Files larger than this are not searched.
+const MAX_SEARCHED_BYTES: u64 = 1 << 20;
+/// Longest line text returned per match.
+const MAX_LINE_CHARS: usize = 300;
+
+/// Body of `search`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchArgs {
+    query: String,
+    #[serde(default)]
+    regex: bool,
+    #[serde(default)]
+    case_sensitive: bool,
+    #[serde(default = "default_max")]
+    max_results: usize,
+    #[serde(default)]
+    approved: bool,
+}
+
+fn default_max() -> usize {
+    100
+}
+
+pub(super) async fn search(
+    State(state): State<ToolsState>,
+    JsonBody(args): JsonBody<SearchArgs>,
+) -> ToolResult {
+    guard::approval(&state.policy, "search", args.approved)?;
+    if args.query.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the search query is empty",
+        ));
+    }
+    let source = if args.regex {
+        args.query.clone()
+    } else {
+        regex::escape(&args.query)
+    };
+    let pattern: Regex = RegexBuilder::new(&source)
+        .case_insensitive(!args.case_sensitive)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_regex", e.to_string()))?;
+    let limit = args.max_results.clamp(1, MAX_RESULTS);
+    let root = state.workspace.root().clone();
+    let policy = state.policy.clone();
+    let (matches, truncated) = tokio::task::spawn_blocking(move || {
+        let mut matches = Vec::new();
+        let walker = ignore::WalkBuilder::new(root.path())
+            .hidden(false)
+            .git_global(false)
+            .require_git(false)
+            .follow_links(false)
+            .filter_entry(|e| e.file_name() != ".git")
+            .build();
+        for entry in walker.flatten() {
+            if !entry.file_type().is_some_and(|t| t.is_file())
+                || entry.metadata().map(|m| m.len()).unwrap_or(u64::MAX) > MAX_SEARCHED_BYTES
+            {
+                continue;
+            }
+            let Some(path) = root.relative_of(entry.path()) else {
+                continue;
+            };
+            if policy.path_denied(&path) {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            for (index, line) in text.lines().enumerate() {
+                if pattern.is_match(line) {
+                    if matches.len() == limit {
+                        return (matches, true);
+                    }
+                    let shown: String = line.chars().take(MAX_LINE_CHARS).collect();
+                    matches.push((path.clone(), index + 1, shown));
+                }
+            }
+        }
+        (matches, false)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let mut results = Vec::with_capacity(matches.len());
+    let mut redactions = Vec::new();
+    for (path, line, text) in matches {
+        let (text, fired) = state.guard_output("search", &path, &text).await;
+        redactions.extend(fired);
+        results.push(json!({ "path": path, "line": line, "text": text }));
+    }
+    Ok(Json(
+        json!({ "query": args.query, "results": results, "truncated": truncated, "redactions": redactions }),
+    ))
+}

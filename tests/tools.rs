@@ -1,0 +1,344 @@
+//! The agent's tools behind the pre-execution guard: path confinement for every file tool,
+//! approvals, command rules, local-only git, the context guard, a pinned policy, and the
+//! fail-closed sandbox.
+
+use airlock_integration_tests::TestAppliance;
+use serde_json::{Value, json};
+
+/// Parses an NDJSON command stream into (combined output, exit record).
+fn command_stream(body: &[u8]) -> (String, Value) {
+    let mut output = String::new();
+    let mut exit = Value::Null;
+    for line in String::from_utf8_lossy(body).lines() {
+        let event: Value = serde_json::from_str(line).unwrap();
+        match event["type"].as_str() {
+            Some("output") => output.push_str(event["text"].as_str().unwrap()),
+            Some("exit") => exit = event["outcome"].clone(),
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+    (output, exit)
+}
+
+#[tokio::test]
+async fn every_file_tool_refuses_paths_outside_the_workspace() {
+    let app = TestAppliance::start().await;
+    for tool in ["list_dir", "read_file", "propose_edit", "apply_edit"] {
+        for path in [
+            "../outside.txt",
+            "/etc/passwd",
+            "src/../../outside.txt",
+            "../ws2/secret.txt",
+        ] {
+            let mut args = json!({"path": path, "approved": true});
+            if tool.ends_with("_edit") {
+                args["content"] = json!("x");
+            }
+            let res = app.tool(tool, args).await;
+            assert_eq!(
+                res.status,
+                403,
+                "{tool} {path}: {}",
+                String::from_utf8_lossy(&res.body)
+            );
+            assert_eq!(
+                res.refusal_reason(),
+                "path_outside_workspace",
+                "{tool} {path}"
+            );
+        }
+        let mut args = json!({"path": "escape-link", "approved": true});
+        if tool.ends_with("_edit") {
+            args["content"] = json!("x");
+        }
+        let res = app.tool(tool, args).await;
+        assert_eq!(
+            res.status,
+            403,
+            "{tool} through a symlink: {}",
+            String::from_utf8_lossy(&res.body)
+        );
+        assert!(!String::from_utf8_lossy(&res.body).contains("TOP SECRET"));
+    }
+    assert_eq!(
+        std::fs::read_to_string(app.outer.path().join("ws2/secret.txt")).unwrap(),
+        "TOP SECRET"
+    );
+}
+
+#[tokio::test]
+async fn approval_is_required_where_the_policy_says_so() {
+    let app = TestAppliance::start().await;
+    let file = app
+        .tool("read_file", json!({"path": "README.md"}))
+        .await
+        .json();
+    let args =
+        json!({"path": "README.md", "content": "# Changed\n", "base_version": file["version"]});
+    let proposal = app.tool("propose_edit", args.clone()).await.json();
+    assert!(
+        proposal["diff"]
+            .as_str()
+            .unwrap()
+            .contains("-# Demo\n+# Changed"),
+        "{proposal}"
+    );
+    let refused = app.tool("apply_edit", args.clone()).await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.refusal_reason(), "approval_required");
+    assert_eq!(
+        std::fs::read_to_string(app.workspace().join("README.md")).unwrap(),
+        "# Demo\n"
+    );
+    let mut approved = args;
+    approved["approved"] = json!(true);
+    assert_eq!(app.tool("apply_edit", approved).await.status, 200);
+    assert_eq!(
+        std::fs::read_to_string(app.workspace().join("README.md")).unwrap(),
+        "# Changed\n"
+    );
+    let command = app.tool("run_command", json!({"command": "ls"})).await;
+    assert_eq!(command.status, 403);
+    assert_eq!(command.refusal_reason(), "approval_required");
+}
+
+#[tokio::test]
+async fn commands_stream_from_the_sandbox_and_cannot_reach_the_network() {
+    let app = TestAppliance::start().await;
+    let ok = app
+        .tool(
+            "run_command",
+            json!({"command": "echo first; echo second >&2; ls src", "approved": true}),
+        )
+        .await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("content-type"), Some("application/x-ndjson"));
+    let (output, exit) = command_stream(&ok.body);
+    assert!(
+        output.contains("first") && output.contains("second") && output.contains("main.rs"),
+        "{output}"
+    );
+    assert_eq!(exit["exit_code"], 0);
+    let port = app.port();
+    let curl = app.tool("run_command", json!({"command": format!("curl -sS --max-time 5 http://127.0.0.1:{port}/api/status"), "approved": true})).await;
+    let (output, exit) = command_stream(&curl.body);
+    assert_ne!(
+        exit["exit_code"], 0,
+        "curl reached the appliance from the sandbox: {output}"
+    );
+    let timeout = app
+        .tool(
+            "run_command",
+            json!({"command": "sleep 30", "timeout_secs": 1, "approved": true}),
+        )
+        .await;
+    assert_eq!(command_stream(&timeout.body).1["timed_out"], true);
+    let log = std::fs::read_to_string(app.audit_dir().join("audit.jsonl")).unwrap();
+    assert!(
+        log.contains("\"action\":\"command.exit\"")
+            && log.contains("exit=0")
+            && log.contains("timed_out"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn git_runs_locally_and_remote_operations_are_refused() {
+    let app = TestAppliance::start().await;
+    let git = |args: &[&str]| app.tool("git", json!({"args": args, "approved": true}));
+    for args in [&["init", "-q"][..], &["add", "README.md", "src"][..]] {
+        let res = git(args).await;
+        assert_eq!(
+            res.status,
+            200,
+            "{args:?}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
+        assert_eq!(
+            res.json()["outcome"]["exit_code"],
+            0,
+            "{args:?}: {}",
+            res.json()
+        );
+    }
+    std::process::Command::new("git")
+        .current_dir(app.workspace())
+        .args(["config", "user.email", "dev@localhost"])
+        .status()
+        .unwrap();
+    std::process::Command::new("git")
+        .current_dir(app.workspace())
+        .args(["config", "user.name", "Dev"])
+        .status()
+        .unwrap();
+    let commit = git(&["commit", "-q", "-m", "first local commit"])
+        .await
+        .json();
+    assert_eq!(commit["outcome"]["exit_code"], 0, "{commit}");
+    let log = git(&["log", "--oneline"]).await.json();
+    assert!(
+        log["stdout"]
+            .as_str()
+            .unwrap()
+            .contains("first local commit")
+    );
+    for args in [
+        &["push", "origin", "main"][..],
+        &["fetch"][..],
+        &["pull"][..],
+        &["clone", "https://example.invalid/x.git"][..],
+        &["remote", "add", "origin", "https://example.invalid/x.git"][..],
+        &["submodule", "update", "--init"][..],
+        &["-c", "core.sshCommand=nc", "fetch"][..],
+        &["log", "--config-env=core.sshCommand=X"][..],
+    ] {
+        let res = git(args).await;
+        assert_eq!(res.status, 403, "{args:?}");
+        assert_eq!(res.refusal_reason(), "git_not_local", "{args:?}");
+        assert!(res.json()["message"].as_str().unwrap().len() > 10);
+    }
+}
+
+#[tokio::test]
+async fn tool_output_is_redacted_and_the_redaction_audited() {
+    let app = TestAppliance::start().await;
+    std::fs::write(
+        app.workspace().join("config.txt"),
+        "api_key = sk-live-12345\nmirror: https://evil.example/payload\n",
+    )
+    .unwrap();
+    let res = app
+        .tool("read_file", json!({"path": "config.txt"}))
+        .await
+        .json();
+    let content = res["content"].as_str().unwrap();
+    assert!(
+        !content.contains("sk-live-12345") && !content.contains("evil.example"),
+        "{content}"
+    );
+    assert!(content.contains("[redacted-secret]") && content.contains("[redacted-url]"));
+    assert_eq!(res["redactions"].as_array().unwrap().len(), 2);
+    let found = app.tool("search", json!({"query": "api_key"})).await.json();
+    assert_eq!(found["results"][0]["path"], "config.txt");
+    assert!(
+        !found["results"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("sk-live")
+    );
+    let log = std::fs::read_to_string(app.audit_dir().join("audit.jsonl")).unwrap();
+    assert!(
+        log.contains("guard.redact") && log.contains("read_file:config.txt"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("sk-live-12345"),
+        "the secret itself never reaches the log"
+    );
+}
+
+#[tokio::test]
+async fn search_respects_gitignore_limits_and_denied_paths() {
+    let app = TestAppliance::start_with(|o| {
+        std::fs::create_dir_all(o.workspace.join(".airlock")).unwrap();
+        let policy = "approval = []\n[paths]\ndeny = [\"secrets/**\"]\n";
+        std::fs::write(o.workspace.join(".airlock/policy.toml"), policy).unwrap();
+    })
+    .await;
+    let ws = app.workspace();
+    std::fs::create_dir_all(ws.join("secrets")).unwrap();
+    std::fs::write(ws.join("secrets/key.txt"), "needle").unwrap();
+    for i in 0..5 {
+        std::fs::write(ws.join(format!("n{i}.txt")), "needle\nneedle\n").unwrap();
+    }
+    std::fs::write(ws.join("build.log"), "needle").unwrap();
+    let res = app
+        .tool("search", json!({"query": "needle", "max_results": 4}))
+        .await
+        .json();
+    assert_eq!(res["results"].as_array().unwrap().len(), 4);
+    assert_eq!(res["truncated"], true);
+    let all = app.tool("search", json!({"query": "NEEDLE"})).await.json();
+    let paths: Vec<&str> = all["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths.len(), 10, "{paths:?}");
+    assert!(
+        !paths.iter().any(|p| p.starts_with("secrets/")),
+        "denied paths are not searched"
+    );
+    assert!(
+        !paths.contains(&"build.log"),
+        "gitignored files are not searched"
+    );
+    let bad = app
+        .tool("search", json!({"query": "(", "regex": true}))
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.error_code(), "bad_regex");
+}
+
+#[tokio::test]
+async fn a_pinned_policy_beats_the_workspace_policy_and_the_policy_file_is_off_limits() {
+    let pinned_dir = tempfile::tempdir().unwrap();
+    let pinned = pinned_dir.path().join("policy.toml");
+    std::fs::write(
+        &pinned,
+        "approval = [\"read_file\"]\n[commands]\ndeny = [\"curl\"]\n",
+    )
+    .unwrap();
+    let app = TestAppliance::start_with(|o| o.policy = Some(pinned.clone())).await;
+    std::fs::create_dir_all(app.workspace().join(".airlock")).unwrap();
+    std::fs::write(
+        app.workspace().join(".airlock/policy.toml"),
+        "approval = []\n",
+    )
+    .unwrap();
+    let read = app.tool("read_file", json!({"path": "README.md"})).await;
+    assert_eq!(read.refusal_reason(), "approval_required");
+    let curl = app
+        .tool(
+            "run_command",
+            json!({"command": "curl http://127.0.0.1/", "approved": true}),
+        )
+        .await;
+    assert_eq!(curl.status, 403);
+    assert_eq!(curl.refusal_reason(), "command_denied");
+    assert_eq!(curl.json()["detail"]["rule"], "curl");
+    let edit = app
+        .tool(
+            "apply_edit",
+            json!({"path": ".airlock/policy.toml", "content": "", "approved": true}),
+        )
+        .await;
+    assert_eq!(edit.refusal_reason(), "path_denied");
+    let status = app.send(app.authed("GET", "/api/status")).await.json();
+    assert_eq!(status["policy_source"], "pinned");
+    assert_eq!(status["policy_hash"].as_str().unwrap().len(), 64);
+}
+
+#[tokio::test]
+async fn without_a_sandbox_nothing_runs() {
+    let app = TestAppliance::start_with(|o| o.unshare = Some("/bin/false".into())).await;
+    let res = app
+        .tool("run_command", json!({"command": "ls", "approved": true}))
+        .await;
+    assert_eq!(res.status, 503);
+    assert_eq!(res.refusal_reason(), "sandbox_unavailable");
+    let git = app
+        .tool("git", json!({"args": ["status"], "approved": true}))
+        .await;
+    assert_eq!(git.status, 503);
+    let status = app.send(app.authed("GET", "/api/status")).await.json();
+    assert_eq!(status["airgap_active"], false);
+    let sandbox = status["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "sandbox")
+        .unwrap();
+    assert_eq!(sandbox["ok"], false);
+}
