@@ -23,10 +23,16 @@ pub struct OwnSocket {
 /// Lists this process's TCP and UDP sockets (Linux). Errors when `/proc` is unreadable, so
 /// callers report "unknown" instead of a false "all clear".
 pub fn own_sockets() -> std::io::Result<Vec<OwnSocket>> {
-    let inodes = socket_inodes()?;
+    sockets_of("self")
+}
+
+/// Lists the TCP and UDP sockets of process `pid` (`"self"` or a number), as seen in that
+/// process's own network namespace.
+pub fn sockets_of(pid: &str) -> std::io::Result<Vec<OwnSocket>> {
+    let inodes = socket_inodes(pid)?;
     let mut sockets = Vec::new();
     for protocol in ["tcp", "tcp6", "udp", "udp6"] {
-        let Ok(table) = fs::read_to_string(format!("/proc/self/net/{protocol}")) else {
+        let Ok(table) = fs::read_to_string(format!("/proc/{pid}/net/{protocol}")) else {
             continue;
         };
         sockets.extend(parse_table(protocol, &table, &inodes));
@@ -34,9 +40,33 @@ pub fn own_sockets() -> std::io::Result<Vec<OwnSocket>> {
     Ok(sockets)
 }
 
-fn socket_inodes() -> std::io::Result<HashSet<u64>> {
+/// `pid` and all its descendants (from `/proc/PID/task/*/children`).
+pub fn process_tree(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    let mut index = 0;
+    while index < all.len() {
+        let current = all[index];
+        if let Ok(tasks) = fs::read_dir(format!("/proc/{current}/task")) {
+            for task in tasks.flatten() {
+                if let Ok(children) = fs::read_to_string(task.path().join("children")) {
+                    all.extend(
+                        children
+                            .split_whitespace()
+                            .filter_map(|c| c.parse::<u32>().ok()),
+                    );
+                }
+            }
+        }
+        index += 1;
+    }
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+fn socket_inodes(pid: &str) -> std::io::Result<HashSet<u64>> {
     let mut inodes = HashSet::new();
-    for entry in fs::read_dir("/proc/self/fd")? {
+    for entry in fs::read_dir(format!("/proc/{pid}/fd"))? {
         let Ok(target) = fs::read_link(entry?.path()) else {
             continue;
         };

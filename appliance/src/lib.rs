@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bind;
 pub mod egress;
 pub mod error;
+pub mod evidence;
 pub mod layers;
 pub mod origins;
 pub mod policy;

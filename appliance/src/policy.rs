@@ -141,6 +141,8 @@ pub struct Policy {
     pub source: PolicySource,
     /// SHA-256 of the policy text ("" for the defaults), for the evidence report.
     pub hash: String,
+    /// The policy text ("" for the defaults), for the evidence pack.
+    pub text: String,
 }
 
 impl Policy {
@@ -198,6 +200,7 @@ impl Policy {
             secret_patterns,
             redact_urls: file.redact.urls,
             source,
+            text: text.to_owned(),
             hash: if text.is_empty() {
                 String::new()
             } else {

@@ -138,16 +138,17 @@ impl Appliance {
             target: workspace_name.clone(),
             outcome: format!("ok: listening on {listeners:?}"),
         };
-        audit
+        let session_start_seq = audit
             .log
             .append(started)
-            .context("cannot write the audit log")?;
+            .context("cannot write the audit log")?
+            .seq;
         let workspace = Arc::new(workspace);
         let policy = Arc::new(policy);
         let tools = ToolsState {
             workspace: workspace.clone(),
             policy: policy.clone(),
-            sandbox,
+            sandbox: sandbox.clone(),
             sandbox_status: sandbox_status.clone(),
             audit: audit.log.clone(),
             actor: audit.actor.clone(),
@@ -160,8 +161,11 @@ impl Appliance {
                 sandbox: sandbox_status,
                 policy_source: policy.source.clone(),
                 policy_hash: policy.hash.clone(),
+                policy_text: (!policy.text.is_empty()).then(|| policy.text.clone()),
+                session_start_seq,
             }),
             audit: audit.log.clone(),
+            sandbox,
         };
         let router = build_router(state, tools, port, secret.clone(), audit.clone());
         let (stop, stopped) = watch::channel(false);

@@ -23,8 +23,8 @@ async fn push_status(mut socket: WebSocket, state: ApiState) {
     loop {
         tokio::select! {
             _ = ticker.tick() => {
-                let (launch, audit) = (state.launch.clone(), state.audit.clone());
-                let Ok(report) = tokio::task::spawn_blocking(move || measure(&launch, &audit)).await else { return };
+                let snapshot = state.clone();
+                let Ok(report) = tokio::task::spawn_blocking(move || measure(&snapshot.launch, &snapshot.audit, &snapshot.sandbox)).await else { return };
                 let Ok(text) = serde_json::to_string(&serde_json::json!({"type": "status", "status": report})) else { return };
                 if socket.send(Message::Text(text.into())).await.is_err() {
                     return;

@@ -2,6 +2,7 @@
 //! calls; guard, authentication and headers are the layers' job.
 
 pub mod events;
+pub mod evidence;
 pub mod fs;
 pub mod json_body;
 pub mod status;
@@ -25,6 +26,8 @@ pub struct ApiState {
     pub launch: Arc<status::LaunchFacts>,
     /// The audit log, whose health the status report includes.
     pub audit: Arc<AuditLog>,
+    /// The command sandbox, whose running commands the status and evidence include.
+    pub sandbox: crate::sandbox::Sandbox,
 }
 
 /// Largest request body: a maximal file, JSON-escaped, plus room for the other fields.
@@ -35,6 +38,8 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/api/status", get(status::report))
         .route("/api/events", get(events::connect))
+        .route("/api/evidence", get(evidence::view))
+        .route("/api/evidence/pack", get(evidence::export_pack))
         .route("/api/fs/tree", get(fs::tree))
         .route("/api/fs/file", get(fs::read).put(fs::write))
         .route("/api/fs/create", post(fs::create))

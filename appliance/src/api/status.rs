@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use super::ApiState;
 use crate::audit::AuditLog;
-use crate::egress::{OwnSocket, own_sockets};
+use crate::egress::{OwnSocket, own_sockets, process_tree, sockets_of};
+use crate::sandbox::Sandbox;
 
 /// Facts fixed at launch.
 #[derive(Debug)]
@@ -24,6 +25,10 @@ pub struct LaunchFacts {
     pub policy_source: crate::policy::PolicySource,
     /// SHA-256 of the policy text ("" for the defaults).
     pub policy_hash: String,
+    /// The policy text, when a file defined it.
+    pub policy_text: Option<String>,
+    /// Sequence number of this launch's `session.start` audit record.
+    pub session_start_seq: u64,
 }
 
 /// One air-gap check and its outcome.
@@ -59,7 +64,7 @@ pub struct StatusReport {
 }
 
 /// Measures the air-gap state now.
-pub fn measure(launch: &LaunchFacts, audit: &AuditLog) -> StatusReport {
+pub fn measure(launch: &LaunchFacts, audit: &AuditLog, sandbox: &Sandbox) -> StatusReport {
     let mut checks = Vec::new();
     let head = audit.head();
     checks.push(Check {
@@ -87,7 +92,12 @@ pub fn measure(launch: &LaunchFacts, audit: &AuditLog) -> StatusReport {
         detail: format!("listening on {:?}", launch.listeners),
     });
     let sockets = match own_sockets() {
-        Ok(sockets) => {
+        Ok(mut sockets) => {
+            for command in sandbox.running() {
+                for pid in process_tree(command.pid) {
+                    sockets.extend(sockets_of(&pid.to_string()).unwrap_or_default());
+                }
+            }
             let foreign: Vec<_> = sockets.iter().filter(|s| !s.loopback_only).collect();
             checks.push(Check {
                 name: "sockets_loopback",
@@ -123,8 +133,9 @@ pub fn measure(launch: &LaunchFacts, audit: &AuditLog) -> StatusReport {
 
 /// `GET /api/status`
 pub async fn report(State(state): State<ApiState>) -> Json<StatusReport> {
-    let (launch, audit) = (state.launch.clone(), state.audit.clone());
-    let report = tokio::task::spawn_blocking(move || measure(&launch, &audit)).await;
+    let report =
+        tokio::task::spawn_blocking(move || measure(&state.launch, &state.audit, &state.sandbox))
+            .await;
     Json(report.unwrap_or_else(|e| StatusReport {
         airgap_active: false,
         checks: vec![Check {

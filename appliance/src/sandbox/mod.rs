@@ -24,10 +24,21 @@ pub struct SandboxStatus {
     pub detail: String,
 }
 
-/// The sandbox launcher: which `unshare` program creates the namespaces.
+/// The sandbox launcher: which `unshare` program creates the namespaces, and the commands
+/// running right now (for the evidence report).
 #[derive(Clone, Debug)]
 pub struct Sandbox {
     unshare: PathBuf,
+    running: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<u32, String>>>,
+}
+
+/// A sandboxed command that is running now.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunningCommand {
+    /// PID of its `unshare` process (the root of its process tree on the host).
+    pub pid: u32,
+    /// The command line.
+    pub command: String,
 }
 
 impl Sandbox {
@@ -44,7 +55,20 @@ impl Sandbox {
     pub fn with_program(program: impl Into<PathBuf>) -> Self {
         Self {
             unshare: program.into(),
+            running: Default::default(),
         }
+    }
+
+    /// The commands running now.
+    pub fn running(&self) -> Vec<RunningCommand> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running
+            .iter()
+            .map(|(pid, command)| RunningCommand {
+                pid: *pid,
+                command: command.clone(),
+            })
+            .collect()
     }
 
     /// Runs a probe in the sandbox: it must start, and see no interface besides loopback.
@@ -59,7 +83,18 @@ impl Sandbox {
         events: tokio::sync::mpsc::Sender<RunEvent>,
         cancel: tokio::sync::watch::Receiver<bool>,
     ) -> std::io::Result<RunOutcome> {
-        run::run(&self.unshare, spec, events, cancel).await
+        let register = |pid: u32| {
+            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            running.insert(pid, spec.argv.last().cloned().unwrap_or_default());
+        };
+        let result = run::run(&self.unshare, spec, events, cancel, register).await;
+        if let Ok((_, Some(pid))) = &result {
+            self.running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(pid);
+        }
+        result.map(|(outcome, _)| outcome)
     }
 }
 

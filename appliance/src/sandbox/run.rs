@@ -84,7 +84,8 @@ pub async fn run(
     spec: &CommandSpec,
     events: mpsc::Sender<RunEvent>,
     mut cancel: watch::Receiver<bool>,
-) -> std::io::Result<RunOutcome> {
+    register: impl FnOnce(u32),
+) -> std::io::Result<(RunOutcome, Option<u32>)> {
     let limits = format!("ulimit -S -t {CPU_SECONDS} -f {MAX_FILE_KIB} 2>/dev/null; exec \"$@\"");
     let mut command = Command::new(unshare);
     command
@@ -103,6 +104,9 @@ pub async fn run(
         .kill_on_drop(true);
     let mut child = command.spawn()?;
     let pid = child.id();
+    if let Some(pid) = pid {
+        register(pid);
+    }
     let (overflow_tx, mut overflow) = watch::channel(false);
     let budget = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(spec.max_output_bytes));
     let mut readers = Vec::new();
@@ -177,7 +181,7 @@ pub async fn run(
     for reader in readers {
         let _ = reader.await;
     }
-    Ok(outcome)
+    Ok((outcome, pid))
 }
 
 /// Resolves once the flag turns true; never, if its sender goes away first.
