@@ -80,6 +80,36 @@ fn prints_a_launch_url_and_keeps_the_token_out_of_logs() {
     stream.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 303"), "{response}");
 
+    let evidence = airlock()
+        .args(["evidence", "--url", origin, "--token-file"])
+        .arg(&token_file)
+        .arg("--pack")
+        .arg(dir.path().join("pack.tar"))
+        .output()
+        .unwrap();
+    assert!(
+        evidence.status.success(),
+        "{}",
+        String::from_utf8_lossy(&evidence.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&evidence.stdout).unwrap();
+    assert_eq!(report["all_clear"], true);
+    assert!(
+        std::fs::metadata(dir.path().join("pack.tar"))
+            .unwrap()
+            .len()
+            > 1024
+    );
+    let refused = airlock()
+        .args(["evidence", "--url", "http://192.0.2.1:80", "--token-file"])
+        .arg(&token_file)
+        .output()
+        .unwrap();
+    assert!(
+        !refused.status.success(),
+        "only loopback appliances are asked"
+    );
+
     #[cfg(unix)]
     terminate(child.id());
     let status = child.wait().unwrap();
