@@ -39,6 +39,52 @@ pub async fn send(method: &str, url: &str, body: &Value) -> Result<Value, ApiFai
     call(method, url, Some(body.to_string())).await
 }
 
+/// `POST url` with a JSON body, returning the raw response for streaming. `abort` cancels
+/// the request (the appliance then stops the command behind it).
+pub async fn post_stream(
+    url: &str,
+    body: &Value,
+    abort: &web_sys::AbortSignal,
+) -> Result<Response, ApiFailure> {
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_credentials(RequestCredentials::SameOrigin);
+    init.set_body(&JsValue::from_str(&body.to_string()));
+    init.set_signal(Some(abort));
+    let request = Request::new_with_str_and_init(url, &init).map_err(ApiFailure::unreachable)?;
+    request
+        .headers()
+        .set("Content-Type", "application/json")
+        .map_err(ApiFailure::unreachable)?;
+    let window =
+        web_sys::window().ok_or_else(|| ApiFailure::unreachable(JsValue::from_str("no window")))?;
+    let response: Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .and_then(|r| r.dyn_into())
+        .map_err(ApiFailure::unreachable)?;
+    if response.ok() {
+        return Ok(response);
+    }
+    let text = match response.text() {
+        Ok(promise) => JsFuture::from(promise)
+            .await
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Err(ApiFailure {
+        status: response.status(),
+        code: value["error"].as_str().unwrap_or("http_error").to_owned(),
+        message: value["message"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("HTTP {}", response.status())),
+        detail: value["detail"].clone(),
+    })
+}
+
 /// `/api/fs/file?path=…` with the path encoded.
 pub fn file_url(path: &str) -> String {
     format!(

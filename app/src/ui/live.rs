@@ -98,6 +98,9 @@ fn bind_shortcuts(state: IdeState) {
         if command && !event.alt_key() && event.key().eq_ignore_ascii_case("s") {
             event.prevent_default();
             actions::save_active(state);
+        } else if command && event.key() == "`" {
+            event.prevent_default();
+            state.terminal_open.update(|open| *open = !*open);
         } else if event.key() == "F2" && state.conflict.with_untracked(Option::is_none) {
             event.prevent_default();
             actions::rename_selected(state);

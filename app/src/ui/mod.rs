@@ -3,11 +3,13 @@
 mod actions;
 mod conflict;
 mod editor_pane;
+mod evidence;
 mod keyboard;
 mod live;
 mod sidebar;
 mod statusbar;
 mod tabstrip;
+mod terminal;
 mod topbar;
 
 use std::collections::HashSet;
@@ -63,6 +65,14 @@ pub struct IdeState {
     pub workspace: RwSignal<String>,
     /// A message shown instead of the editor (binary file, too large…).
     pub notice: RwSignal<Option<String>>,
+    /// Whether the terminal panel is shown.
+    pub terminal_open: RwSignal<bool>,
+    /// The terminal panel's lines.
+    pub terminal: RwSignal<Vec<terminal::TermLine>>,
+    /// A command is running in the terminal.
+    pub terminal_running: RwSignal<bool>,
+    /// Whether the Evidence view is shown.
+    pub evidence_open: RwSignal<bool>,
 }
 
 impl IdeState {
@@ -79,6 +89,10 @@ impl IdeState {
             csp_blocked: RwSignal::new(Vec::new()),
             workspace: RwSignal::new(String::new()),
             notice: RwSignal::new(None),
+            terminal_open: RwSignal::new(false),
+            terminal: RwSignal::new(Vec::new()),
+            terminal_running: RwSignal::new(false),
+            evidence_open: RwSignal::new(false),
         }
     }
 
@@ -113,9 +127,11 @@ pub fn Ide() -> impl IntoView {
             <main class="main">
                 <tabstrip::TabStrip/>
                 <editor_pane::EditorPane/>
+                <terminal::TerminalPanel/>
             </main>
             <statusbar::StatusBar/>
             <conflict::ConflictDialog/>
+            <evidence::EvidenceView/>
         </div>
     }
 }

@@ -14,15 +14,22 @@ pub fn TopBar() -> impl IntoView {
             <span class="brand">"Airlock"</span>
             <span class="workspace-name">{move || state.workspace.get()}</span>
             <span class="spacer"></span>
-            <span
+            <button class="icon-button terminal-toggle" title="Terminal (Ctrl+`)" on:click=move |_| state.terminal_open.update(|o| *o = !*o)>
+                "Terminal"
+            </button>
+            <button class="icon-button evidence-open" title="Egress evidence" on:click=move |_| state.evidence_open.set(true)>
+                "Evidence"
+            </button>
+            <button
                 class="airgap"
                 role="status"
                 aria-live="polite"
                 data-state=move || airgap.with(|a| a.state())
                 title=move || airgap.with(|a| a.detail())
+                on:click=move |_| state.evidence_open.set(true)
             >
                 {move || airgap.with(|a| a.label())}
-            </span>
+            </button>
         </header>
     }
 }
