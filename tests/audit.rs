@@ -56,6 +56,7 @@ async fn a_session_is_recorded_as_a_verifiable_chain() {
         .map(|r| format!("{} {} {}", r.action, r.target, r.outcome))
         .collect();
     let expected_tail = [
+        "policy.load defaults ok: sha256 (built-in defaults)",
         "fs.read src/main.rs ok",
         "fs.write src/main.rs attempt",
         "fs.write src/main.rs ok",
@@ -75,7 +76,7 @@ async fn a_session_is_recorded_as_a_verifiable_chain() {
             record.time
         );
     }
-    assert!(log[1].actor.starts_with("session:") && log[0].actor == "appliance");
+    assert!(log[2].actor.starts_with("session:") && log[0].actor == "appliance");
     let text = std::fs::read_to_string(dir.join(LOG_FILE)).unwrap();
     assert!(!text.contains(&token), "the token never reaches the log");
     assert!(
@@ -106,7 +107,7 @@ fn bad_seq(dir: &std::path::Path) -> (Option<u64>, String) {
 #[tokio::test]
 async fn an_edited_middle_record_is_reported_by_its_sequence_number() {
     let (_keep, dir, _) = recorded_session().await;
-    rewrite(&dir, |log| log[4].outcome = "ok".into());
+    rewrite(&dir, |log| log[4].outcome = "tampered".into());
     let (seq, problem) = bad_seq(&dir);
     assert_eq!(seq, Some(5), "{problem}");
     assert!(problem.contains("altered"));

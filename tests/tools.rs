@@ -342,3 +342,58 @@ async fn without_a_sandbox_nothing_runs() {
         .unwrap();
     assert_eq!(sandbox["ok"], false);
 }
+
+#[tokio::test]
+async fn policy_edits_take_effect_are_audited_and_a_broken_policy_fails_closed() {
+    let app = TestAppliance::start().await;
+    let policy = app.workspace().join(".airlock/policy.toml");
+    assert_eq!(
+        app.tool("read_file", json!({"path": "README.md"}))
+            .await
+            .status,
+        200
+    );
+    std::fs::create_dir_all(policy.parent().unwrap()).unwrap();
+    std::fs::write(&policy, "approval = [\"read_file\"]\n").unwrap();
+    let tightened = app.tool("read_file", json!({"path": "README.md"})).await;
+    assert_eq!(
+        tightened.refusal_reason(),
+        "approval_required",
+        "the edit applies without a restart"
+    );
+    std::fs::write(&policy, "approval = [\n").unwrap();
+    let broken = app
+        .tool("read_file", json!({"path": "README.md", "approved": true}))
+        .await;
+    assert_eq!(broken.status, 403);
+    assert_eq!(broken.refusal_reason(), "policy_invalid");
+    let approved = app
+        .tool(
+            "apply_edit",
+            json!({"path": "README.md", "content": "x", "approved": true}),
+        )
+        .await;
+    assert_eq!(
+        approved.refusal_reason(),
+        "policy_invalid",
+        "no fallback to a looser policy"
+    );
+    std::fs::write(&policy, "approval = []\n").unwrap();
+    let file = app
+        .tool("read_file", json!({"path": "README.md"}))
+        .await
+        .json();
+    let edit = json!({"path": "README.md", "content": "# New\n", "base_version": file["version"], "approved": true});
+    assert_eq!(app.tool("apply_edit", edit).await.status, 200);
+    let log = std::fs::read_to_string(app.audit_dir().join("audit.jsonl")).unwrap();
+    let changes = log
+        .lines()
+        .filter(|l| l.contains("\"policy.change\""))
+        .count();
+    assert_eq!(changes, 3, "tightened, broken, fixed:\n{log}");
+    assert!(log.contains("\"policy.load\""));
+    assert!(
+        log.contains("ok (approved by the user)"),
+        "approvals are recorded"
+    );
+}

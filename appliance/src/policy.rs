@@ -293,3 +293,79 @@ deny = [".env", "secrets/**"]
         assert!(Policy::parse("[surprise]\nx = 1", PolicySource::Workspace).is_err());
     }
 }
+
+/// The policy in force, re-read whenever its file changes so edits take effect (and are
+/// audited) without a restart. A file that stops parsing fails closed: tools are refused
+/// until it is fixed, rather than falling back to a looser policy.
+#[derive(Debug)]
+pub struct PolicyStore {
+    workspace: std::path::PathBuf,
+    pinned: Option<std::path::PathBuf>,
+    current: std::sync::RwLock<Result<std::sync::Arc<Policy>, String>>,
+}
+
+/// What a refresh found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PolicyChange {
+    /// Same text as before.
+    Unchanged,
+    /// A new valid policy replaced the old one.
+    Changed {
+        /// Hash before.
+        old_hash: String,
+        /// Hash now.
+        new_hash: String,
+    },
+    /// The file no longer parses (or cannot be read); tools are refused.
+    Broken(String),
+}
+
+impl PolicyStore {
+    /// Loads the policy once; an invalid policy at start-up is an error.
+    pub fn load(workspace: &Path, pinned: Option<&Path>) -> anyhow::Result<Self> {
+        let policy = Policy::load(workspace, pinned)?;
+        Ok(Self {
+            workspace: workspace.to_owned(),
+            pinned: pinned.map(Path::to_owned),
+            current: std::sync::RwLock::new(Ok(std::sync::Arc::new(policy))),
+        })
+    }
+
+    /// The policy in force, or why there is none.
+    pub fn current(&self) -> Result<std::sync::Arc<Policy>, String> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Re-reads the policy file and swaps it in when its text changed.
+    pub fn refresh(&self) -> PolicyChange {
+        let loaded = Policy::load(&self.workspace, self.pinned.as_deref());
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        let old_hash = current.as_ref().map(|p| p.hash.clone()).ok();
+        match loaded {
+            Ok(policy) if old_hash.as_deref() == Some(policy.hash.as_str()) => {
+                PolicyChange::Unchanged
+            }
+            Ok(policy) => {
+                let new_hash = policy.hash.clone();
+                *current = Ok(std::sync::Arc::new(policy));
+                PolicyChange::Changed {
+                    old_hash: old_hash.unwrap_or_else(|| "invalid".into()),
+                    new_hash,
+                }
+            }
+            Err(e) => {
+                let message = format!("{e:#}");
+                let changed = current.as_ref().err() != Some(&message);
+                *current = Err(message.clone());
+                if changed {
+                    PolicyChange::Broken(message)
+                } else {
+                    PolicyChange::Unchanged
+                }
+            }
+        }
+    }
+}

@@ -21,7 +21,7 @@ use crate::bind::{LOOPBACK_V4, LOOPBACK_V6};
 use crate::error::ApiError;
 use crate::layers::{self, LayerContext, rate_limit::FailureLimiter};
 use crate::origins::LocalOrigins;
-use crate::policy::Policy;
+use crate::policy::PolicyStore;
 use crate::sandbox::Sandbox;
 use crate::secret::SessionSecret;
 use crate::tools::ToolsState;
@@ -90,7 +90,7 @@ impl Appliance {
         }
         let workspace = Workspace::open(&options.workspace)
             .with_context(|| format!("cannot open workspace {}", options.workspace.display()))?;
-        let policy = Policy::load(workspace.root().path(), options.policy.as_deref())?;
+        let policy = PolicyStore::load(workspace.root().path(), options.policy.as_deref())?;
         let sandbox = options
             .unshare
             .clone()
@@ -143,6 +143,25 @@ impl Appliance {
             .append(started)
             .context("cannot write the audit log")?
             .seq;
+        if let Ok(loaded) = policy.current() {
+            let entry = Entry {
+                actor: "appliance".into(),
+                action: "policy.load".into(),
+                target: format!("{:?}", loaded.source).to_lowercase(),
+                outcome: format!(
+                    "ok: sha256 {}",
+                    if loaded.hash.is_empty() {
+                        "(built-in defaults)"
+                    } else {
+                        &loaded.hash
+                    }
+                ),
+            };
+            audit
+                .log
+                .append(entry)
+                .context("cannot write the audit log")?;
+        }
         let workspace = Arc::new(workspace);
         let policy = Arc::new(policy);
         let tools = ToolsState {
@@ -159,9 +178,7 @@ impl Appliance {
                 listeners: listeners.clone(),
                 workspace_name,
                 sandbox: sandbox_status,
-                policy_source: policy.source.clone(),
-                policy_hash: policy.hash.clone(),
-                policy_text: (!policy.text.is_empty()).then(|| policy.text.clone()),
+                policy: policy.clone(),
                 session_start_seq,
             }),
             audit: audit.log.clone(),

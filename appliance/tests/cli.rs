@@ -158,7 +158,7 @@ fn prints_a_launch_url_and_keeps_the_token_out_of_logs() {
         .unwrap();
     assert_eq!(tampered.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&tampered.stdout).unwrap();
-    assert_eq!(report["bad_seq"], 2, "{report}");
+    assert_eq!(report["bad_seq"], 3, "{report}");
     let refused = airlock()
         .args(["audit", "export", "--dir"])
         .arg(&audit_dir)

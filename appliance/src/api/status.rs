@@ -21,12 +21,8 @@ pub struct LaunchFacts {
     pub workspace_name: String,
     /// Whether commands can run sandboxed (probed at start-up).
     pub sandbox: crate::sandbox::SandboxStatus,
-    /// Where the policy in force came from.
-    pub policy_source: crate::policy::PolicySource,
-    /// SHA-256 of the policy text ("" for the defaults).
-    pub policy_hash: String,
-    /// The policy text, when a file defined it.
-    pub policy_text: Option<String>,
+    /// The policy in force (re-read when its file changes).
+    pub policy: std::sync::Arc<crate::policy::PolicyStore>,
     /// Sequence number of this launch's `session.start` audit record.
     pub session_start_seq: u64,
 }
@@ -126,8 +122,12 @@ pub fn measure(launch: &LaunchFacts, audit: &AuditLog, sandbox: &Sandbox) -> Sta
         listeners: launch.listeners.clone(),
         workspace: launch.workspace_name.clone(),
         version: env!("CARGO_PKG_VERSION"),
-        policy_source: Some(launch.policy_source.clone()),
-        policy_hash: launch.policy_hash.clone(),
+        policy_source: launch.policy.current().ok().map(|p| p.source.clone()),
+        policy_hash: launch
+            .policy
+            .current()
+            .map(|p| p.hash.clone())
+            .unwrap_or_else(|e| format!("invalid: {e}")),
     }
 }
 

@@ -55,7 +55,7 @@ pub async fn record(State(ctx): State<AuditContext>, request: Request, next: Nex
         return next.run(request).await;
     };
     let mutating = !matches!(*request.method(), Method::GET | Method::HEAD);
-    let (request, target) = match target_of(request).await {
+    let (request, target, approved) = match target_of(request).await {
         Ok(pair) => pair,
         Err(response) => return response,
     };
@@ -70,11 +70,14 @@ pub async fn record(State(ctx): State<AuditContext>, request: Request, next: Nex
     }
     let response = next.run(request).await;
     let status = response.status();
-    let outcome = if status.is_success() || status == StatusCode::SWITCHING_PROTOCOLS {
+    let mut outcome = if status.is_success() || status == StatusCode::SWITCHING_PROTOCOLS {
         "ok".to_owned()
     } else {
         format!("error:{}", status.as_u16())
     };
+    if approved {
+        outcome.push_str(" (approved by the user)");
+    }
     if !append(&ctx.log, entry(outcome)).await && mutating {
         return audit_unavailable();
     }
@@ -100,7 +103,7 @@ fn audit_unavailable() -> Response {
 
 /// The call's target: the `path` query parameter, or the JSON body's `path` / `from → to`.
 /// The body is buffered (within the API's limit) and handed on unchanged.
-async fn target_of(request: Request) -> Result<(Request, String), Response> {
+async fn target_of(request: Request) -> Result<(Request, String, bool), Response> {
     if let Some(query) = request.uri().query() {
         let path = query.split('&').find_map(|pair| {
             let (key, value) = pair.split_once('=')?;
@@ -111,11 +114,11 @@ async fn target_of(request: Request) -> Result<(Request, String), Response> {
             })
         });
         if let Some(path) = path {
-            return Ok((request, path));
+            return Ok((request, path, false));
         }
     }
     if matches!(*request.method(), Method::GET | Method::HEAD) {
-        return Ok((request, String::new()));
+        return Ok((request, String::new(), false));
     }
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, MAX_AUDITED_BODY)
@@ -138,5 +141,10 @@ async fn target_of(request: Request) -> Result<(Request, String), Response> {
         (None, Some(from), Some(to)) => format!("{from} -> {to}"),
         _ => String::new(),
     };
-    Ok((Request::from_parts(parts, Body::from(bytes)), target))
+    let approved = json["approved"] == serde_json::Value::Bool(true);
+    Ok((
+        Request::from_parts(parts, Body::from(bytes)),
+        target,
+        approved,
+    ))
 }

@@ -142,8 +142,10 @@ pub fn pack(state: &ApiState, report: &EvidenceReport) -> std::io::Result<Vec<u8
     if let Ok(checkpoint) = std::fs::read(dir.join(CHECKPOINT_FILE)) {
         archive.append("evidence/audit.checkpoint", &checkpoint)?;
     }
-    if let Some(policy) = &state.launch.policy_text {
-        archive.append("evidence/policy.toml", policy.as_bytes())?;
+    if let Ok(policy) = state.launch.policy.current()
+        && !policy.text.is_empty()
+    {
+        archive.append("evidence/policy.toml", policy.text.as_bytes())?;
     }
     Ok(archive.finish())
 }

@@ -26,7 +26,7 @@ use crate::api::json_body::JsonBody;
 use crate::audit::layer::append;
 use crate::audit::{AuditLog, Entry};
 use crate::error::ApiError;
-use crate::policy::Policy;
+use crate::policy::{Policy, PolicyChange, PolicyStore};
 use crate::sandbox::{CommandSpec, RunEvent, Sandbox, SandboxStatus};
 use crate::workspace::Workspace;
 use guard::Refusal;
@@ -36,8 +36,8 @@ use guard::Refusal;
 pub struct ToolsState {
     /// The workspace.
     pub workspace: Arc<Workspace>,
-    /// The policy in force.
-    pub policy: Arc<Policy>,
+    /// The policy in force (re-read when its file changes).
+    pub policy: Arc<PolicyStore>,
     /// The command sandbox and whether it works here.
     pub sandbox: Sandbox,
     /// Measured at start-up; commands are refused when unavailable.
@@ -75,14 +75,48 @@ pub fn router(state: ToolsState) -> Router {
 type ToolResult = Result<Json<Value>, ApiError>;
 
 impl ToolsState {
+    /// The policy for this call: re-read if its file changed (the change is audited); a
+    /// broken policy refuses every tool.
+    async fn policy(&self, tool: &'static str) -> Result<Arc<Policy>, ApiError> {
+        let store = self.policy.clone();
+        let change = tokio::task::spawn_blocking(move || store.refresh())
+            .await
+            .unwrap_or(PolicyChange::Unchanged);
+        let outcome = match &change {
+            PolicyChange::Unchanged => None,
+            PolicyChange::Changed { old_hash, new_hash } => {
+                Some(format!("ok: {old_hash} -> {new_hash}"))
+            }
+            PolicyChange::Broken(why) => Some(format!("error: {why}; tools refused until fixed")),
+        };
+        if let Some(outcome) = outcome {
+            let entry = Entry {
+                actor: self.actor.clone(),
+                action: "policy.change".into(),
+                target: crate::policy::WORKSPACE_POLICY.into(),
+                outcome,
+            };
+            append(&self.audit, entry).await;
+        }
+        self.policy.current().map_err(|why| {
+            Refusal::new(
+                tool,
+                "policy_invalid",
+                format!("the policy file is invalid, so tools are disabled: {why}"),
+            )
+            .into()
+        })
+    }
+
     /// Redacts `text` by policy and records each rule that fired.
     async fn guard_output(
         &self,
+        policy: &Policy,
         tool: &str,
         target: &str,
         text: &str,
     ) -> (String, Vec<redact::Redaction>) {
-        let (clean, fired) = redact::redact(&self.policy, text);
+        let (clean, fired) = redact::redact(policy, text);
         for redaction in &fired {
             let entry = Entry {
                 actor: self.actor.clone(),
@@ -123,9 +157,9 @@ async fn list_dir(
     State(state): State<ToolsState>,
     JsonBody(args): JsonBody<PathArgs>,
 ) -> ToolResult {
-    guard::path_tool(&state.policy, "list_dir", &args.path, args.approved)?;
+    let policy = state.policy("list_dir").await?;
+    guard::path_tool(&policy, "list_dir", &args.path, args.approved)?;
     let path = args.path.clone();
-    let policy = state.policy.clone();
     let entries = state
         .blocking(move |ws| {
             let real = ws.root().resolve_existing(&path)?;
@@ -161,11 +195,12 @@ async fn read_file(
     State(state): State<ToolsState>,
     JsonBody(args): JsonBody<PathArgs>,
 ) -> ToolResult {
-    guard::path_tool(&state.policy, "read_file", &args.path, args.approved)?;
+    let policy = state.policy("read_file").await?;
+    guard::path_tool(&policy, "read_file", &args.path, args.approved)?;
     let path = args.path.clone();
     let file = state.blocking(move |ws| ws.read(&path)).await?;
     let (content, redactions) = state
-        .guard_output("read_file", &args.path, &file.content)
+        .guard_output(&policy, "read_file", &args.path, &file.content)
         .await;
     Ok(Json(
         json!({ "path": file.path, "content": content, "version": file.version, "redactions": redactions }),
@@ -189,7 +224,12 @@ async fn propose_edit(
     State(state): State<ToolsState>,
     JsonBody(args): JsonBody<EditArgs>,
 ) -> ToolResult {
-    guard::path_tool(&state.policy, "propose_edit", &args.path, true)?;
+    guard::path_tool(
+        &*state.policy("propose_edit").await?,
+        "propose_edit",
+        &args.path,
+        true,
+    )?;
     let path = args.path.clone();
     let current = state
         .blocking(move |ws| match ws.read(&path) {
@@ -218,7 +258,12 @@ async fn apply_edit(
     State(state): State<ToolsState>,
     JsonBody(args): JsonBody<EditArgs>,
 ) -> ToolResult {
-    guard::path_tool(&state.policy, "apply_edit", &args.path, args.approved)?;
+    guard::path_tool(
+        &*state.policy("apply_edit").await?,
+        "apply_edit",
+        &args.path,
+        args.approved,
+    )?;
     let (path, content, base) = (args.path.clone(), args.content, args.base_version);
     let version = state
         .blocking(move |ws| ws.write(&path, &content, base.as_deref()))
@@ -240,7 +285,8 @@ const GIT_MAX_OUTPUT: usize = 1 << 20;
 
 async fn git(State(state): State<ToolsState>, JsonBody(body): JsonBody<GitArgs>) -> ToolResult {
     git_guard::check(&body.args).map_err(|reason| Refusal::new("git", "git_not_local", reason))?;
-    guard::approval(&state.policy, "git", body.approved)?;
+    let policy = state.policy("git").await?;
+    guard::approval(&policy, "git", body.approved)?;
     guard::sandbox_ready(&state.sandbox_status)?;
     let mut argv = vec!["git".to_owned()];
     argv.extend(body.args.iter().cloned());
@@ -275,8 +321,8 @@ async fn git(State(state): State<ToolsState>, JsonBody(body): JsonBody<GitArgs>)
     })?;
     let (stdout, stderr) = collect.await.unwrap_or_default();
     let target = body.args.join(" ");
-    let (stdout, mut redactions) = state.guard_output("git", &target, &stdout).await;
-    let (stderr, more) = state.guard_output("git", &target, &stderr).await;
+    let (stdout, mut redactions) = state.guard_output(&policy, "git", &target, &stdout).await;
+    let (stderr, more) = state.guard_output(&policy, "git", &target, &stderr).await;
     redactions.extend(more);
     Ok(Json(
         json!({ "outcome": outcome, "stdout": stdout, "stderr": stderr, "redactions": redactions }),

@@ -41,7 +41,8 @@ pub(super) async fn run_command(
     State(state): State<ToolsState>,
     JsonBody(args): JsonBody<RunArgs>,
 ) -> Result<Response, ApiError> {
-    guard::command(&state.policy, &args.command, args.approved)?;
+    let policy = state.policy("run_command").await?;
+    guard::command(&policy, &args.command, args.approved)?;
     guard::sandbox_ready(&state.sandbox_status)?;
     let timeout = Duration::from_secs(
         args.timeout_secs
@@ -65,7 +66,9 @@ pub(super) async fn run_command(
         let sandbox = state.sandbox.clone();
         let runner = tokio::spawn(async move { sandbox.run(&spec, events_tx, cancel_rx).await });
         while let Some(RunEvent::Output { stream, text }) = events_rx.recv().await {
-            let (text, _) = state.guard_output("run_command", &command, &text).await;
+            let (text, _) = state
+                .guard_output(&policy, "run_command", &command, &text)
+                .await;
             let line =
                 json!({ "type": "output", "stream": stream, "text": text }).to_string() + "\n";
             if lines_tx.send(line).await.is_err() {

@@ -42,7 +42,8 @@ pub(super) async fn search(
     State(state): State<ToolsState>,
     JsonBody(args): JsonBody<SearchArgs>,
 ) -> ToolResult {
-    guard::approval(&state.policy, "search", args.approved)?;
+    let policy = state.policy("search").await?;
+    guard::approval(&policy, "search", args.approved)?;
     if args.query.is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -62,7 +63,7 @@ pub(super) async fn search(
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_regex", e.to_string()))?;
     let limit = args.max_results.clamp(1, MAX_RESULTS);
     let root = state.workspace.root().clone();
-    let policy = state.policy.clone();
+    let walk_policy = policy.clone();
     let (matches, truncated) = tokio::task::spawn_blocking(move || {
         let mut matches = Vec::new();
         let walker = ignore::WalkBuilder::new(root.path())
@@ -81,7 +82,7 @@ pub(super) async fn search(
             let Some(path) = root.relative_of(entry.path()) else {
                 continue;
             };
-            if policy.path_denied(&path) {
+            if walk_policy.path_denied(&path) {
                 continue;
             }
             let Ok(text) = std::fs::read_to_string(entry.path()) else {
@@ -104,7 +105,7 @@ pub(super) async fn search(
     let mut results = Vec::with_capacity(matches.len());
     let mut redactions = Vec::new();
     for (path, line, text) in matches {
-        let (text, fired) = state.guard_output("search", &path, &text).await;
+        let (text, fired) = state.guard_output(&policy, "search", &path, &text).await;
         redactions.extend(fired);
         results.push(json!({ "path": path, "line": line, "text": text }));
     }
