@@ -190,3 +190,83 @@ async fn a_log_that_cannot_be_written_stops_every_change() {
         .unwrap();
     assert_eq!(audit["ok"], false);
 }
+
+mod rotation {
+    use airlock_appliance::audit::log::Rotation;
+    use airlock_appliance::audit::segments::rotated_segments;
+    use airlock_appliance::audit::{AuditLog, CHECKPOINT_FILE, Entry, LOG_FILE, verify};
+
+    fn entry(i: usize) -> Entry {
+        Entry {
+            actor: "session:test".into(),
+            action: "fs.read".into(),
+            target: format!("file{i}.rs"),
+            outcome: "ok".into(),
+        }
+    }
+
+    fn check(dir: &std::path::Path) -> airlock_appliance::audit::VerifyReport {
+        verify(&dir.join(LOG_FILE), Some(&dir.join(CHECKPOINT_FILE))).unwrap()
+    }
+
+    #[test]
+    fn rotated_segments_stay_chained_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = Rotation {
+            max_bytes: 600,
+            keep_days: None,
+        };
+        let log = AuditLog::open_with(dir.path(), small).unwrap();
+        for i in 0..20 {
+            log.append(entry(i)).unwrap();
+        }
+        drop(log);
+        let segments = rotated_segments(dir.path()).unwrap();
+        assert!(segments.len() >= 3, "{segments:?}");
+        assert_eq!(segments[0].first, 1);
+        let reopened = AuditLog::open_with(dir.path(), small).unwrap();
+        assert_eq!(
+            reopened.append(entry(20)).unwrap().seq,
+            21,
+            "the chain continues after a restart"
+        );
+        let report = check(dir.path());
+        assert!(report.ok, "{report:?}");
+        assert_eq!(report.records, 21);
+        std::fs::remove_file(&segments[1].path).unwrap();
+        let broken = check(dir.path());
+        assert!(!broken.ok);
+        assert_eq!(broken.bad_seq, Some(segments[1].first), "{broken:?}");
+    }
+
+    #[test]
+    fn retention_deletes_old_segments_and_leaves_a_verifiable_anchor() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::open_with(
+            dir.path(),
+            Rotation {
+                max_bytes: 600,
+                keep_days: Some(0),
+            },
+        )
+        .unwrap();
+        for i in 0..20 {
+            log.append(entry(i)).unwrap();
+        }
+        let text = std::fs::read_to_string(dir.path().join(LOG_FILE)).unwrap();
+        let all: String = rotated_segments(dir.path())
+            .unwrap()
+            .iter()
+            .map(|s| std::fs::read_to_string(&s.path).unwrap())
+            .collect::<String>()
+            + &text;
+        assert!(
+            all.contains("\"audit.retention\""),
+            "a retention record explains the gap"
+        );
+        assert!(!all.contains("\"seq\":1,"), "the oldest records are gone");
+        let report = check(dir.path());
+        assert!(report.ok, "{report:?}");
+        assert!(report.records < 20);
+    }
+}

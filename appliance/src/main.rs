@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use airlock_appliance::audit::export::{ExportFormat, render};
 use airlock_appliance::audit::verify::read_records;
-use airlock_appliance::audit::{CHECKPOINT_FILE, LOG_FILE, verify};
+use airlock_appliance::audit::{CHECKPOINT_FILE, LOG_FILE, Rotation, verify};
 use airlock_appliance::bind::parse_bind_address;
 use airlock_appliance::server::default_audit_dir;
 use airlock_appliance::{Appliance, ServeOptions};
@@ -41,6 +41,12 @@ enum Command {
         /// Pin this policy file (kept outside the workspace) instead of the workspace's own.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// Rotate the audit log when it grows past this many bytes.
+        #[arg(long, default_value_t = 16 * 1024 * 1024)]
+        audit_max_bytes: u64,
+        /// Delete rotated audit segments older than this many days (default: keep all).
+        #[arg(long)]
+        audit_keep_days: Option<u64>,
     },
     /// Ask a running appliance for its egress evidence (and optionally save the pack).
     Evidence {
@@ -113,6 +119,8 @@ async fn main() -> std::process::ExitCode {
             token_file,
             audit_dir,
             policy,
+            audit_max_bytes,
+            audit_keep_days,
         } => {
             serve(ServeOptions {
                 workspace,
@@ -122,6 +130,10 @@ async fn main() -> std::process::ExitCode {
                 audit_dir,
                 policy,
                 unshare: None,
+                audit_rotation: Some(Rotation {
+                    max_bytes: audit_max_bytes,
+                    keep_days: audit_keep_days,
+                }),
             })
             .await
         }

@@ -49,6 +49,8 @@ pub struct ServeOptions {
     pub policy: Option<PathBuf>,
     /// The `unshare` program for the command sandbox (`None`: from PATH or `AIRLOCK_UNSHARE`).
     pub unshare: Option<PathBuf>,
+    /// Audit log rotation size and retention (`None`: 16 MiB segments, kept forever).
+    pub audit_rotation: Option<crate::audit::Rotation>,
 }
 
 /// The default audit folder for a workspace: under `$XDG_STATE_HOME` (or `~/.local/state`),
@@ -116,7 +118,7 @@ impl Appliance {
             .audit_dir
             .clone()
             .unwrap_or_else(|| default_audit_dir(workspace.root().path()));
-        let audit_log = AuditLog::open(&audit_dir)
+        let audit_log = AuditLog::open_with(&audit_dir, options.audit_rotation.unwrap_or_default())
             .with_context(|| format!("cannot open the audit log in {}", audit_dir.display()))?;
         let audit = AuditContext {
             log: Arc::new(audit_log),

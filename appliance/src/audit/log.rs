@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::now_rfc3339;
 use super::record::{AuditRecord, GENESIS_HASH};
+use super::segments::{chain_files, rotated_segments, segment_name};
 use super::{CHECKPOINT_FILE, LOG_FILE};
 
 /// What an action contributes to a record; the log adds sequence, time and hashes.
@@ -40,11 +41,33 @@ struct Tail {
     file: File,
     seq: u64,
     hash: String,
+    /// Bytes in the live file, and the sequence number of its first record.
+    bytes: u64,
+    first_in_file: u64,
+}
+
+/// When the live log is rotated and how long rotated segments are kept.
+#[derive(Clone, Copy, Debug)]
+pub struct Rotation {
+    /// Rotate once the live file grows past this many bytes.
+    pub max_bytes: u64,
+    /// Delete rotated segments older than this many days (`None`: keep everything).
+    pub keep_days: Option<u64>,
+}
+
+impl Default for Rotation {
+    fn default() -> Self {
+        Self {
+            max_bytes: 16 * 1024 * 1024,
+            keep_days: None,
+        }
+    }
 }
 
 /// An open audit log.
 pub struct AuditLog {
     dir: PathBuf,
+    rotation: Rotation,
     tail: Mutex<Tail>,
     healthy: AtomicBool,
 }
@@ -52,17 +75,40 @@ pub struct AuditLog {
 impl AuditLog {
     /// Opens (or creates) the log in `dir`, continuing the chain from its last record.
     pub fn open(dir: &Path) -> io::Result<Self> {
+        Self::open_with(dir, Rotation::default())
+    }
+
+    /// Opens the log with a rotation and retention policy.
+    pub fn open_with(dir: &Path, rotation: Rotation) -> io::Result<Self> {
         fs::create_dir_all(dir)?;
         let path = dir.join(LOG_FILE);
-        let (seq, hash) = match File::open(&path) {
-            Ok(file) => last_link(file, &path)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => (0, GENESIS_HASH.to_owned()),
-            Err(e) => return Err(e),
-        };
+        let mut newest = None;
+        for file in chain_files(dir)?.iter().rev() {
+            match File::open(file) {
+                Ok(handle) => {
+                    if let Some(link) = last_link(handle, file)? {
+                        newest = Some(link);
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let (seq, hash) = newest.unwrap_or((0, GENESIS_HASH.to_owned()));
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let bytes = file.metadata()?.len();
+        let first_in_file = first_seq(&path)?.unwrap_or(seq + 1);
         Ok(Self {
             dir: dir.to_owned(),
-            tail: Mutex::new(Tail { file, seq, hash }),
+            rotation,
+            tail: Mutex::new(Tail {
+                file,
+                seq,
+                hash,
+                bytes,
+                first_in_file,
+            }),
             healthy: AtomicBool::new(true),
         })
     }
@@ -104,7 +150,9 @@ impl AuditLog {
             let mut line = serde_json::to_vec(&record).map_err(io::Error::other)?;
             line.push(b'\n');
             tail.file.write_all(&line)?;
-            tail.file.sync_data()
+            tail.file.sync_data()?;
+            tail.bytes += line.len() as u64;
+            Ok(())
         })();
         // Once the line is durable the chain continues from it, even if the checkpoint fails.
         let result = written.and_then(|()| {
@@ -116,7 +164,11 @@ impl AuditLog {
                     seq: record.seq,
                     hash: record.hash.clone(),
                 },
-            )
+            )?;
+            if tail.bytes > self.rotation.max_bytes {
+                self.rotate(&mut tail)?;
+            }
+            Ok(())
         });
         match result {
             Ok(()) => Ok(record),
@@ -129,8 +181,85 @@ impl AuditLog {
     }
 }
 
-/// Reads the newest record's sequence number and hash from an existing log.
-fn last_link(file: File, path: &Path) -> io::Result<(u64, String)> {
+impl AuditLog {
+    /// Moves the live file aside as a segment, starts a new one, and applies retention.
+    fn rotate(&self, tail: &mut Tail) -> io::Result<()> {
+        let segment = self.dir.join(segment_name(tail.first_in_file, tail.seq));
+        fs::rename(self.dir.join(LOG_FILE), &segment)?;
+        tail.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(LOG_FILE))?;
+        File::open(&self.dir)?.sync_all()?;
+        tail.bytes = 0;
+        tail.first_in_file = tail.seq + 1;
+        let Some(days) = self.rotation.keep_days else {
+            return Ok(());
+        };
+        let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400);
+        let mut deleted: Option<(u64, u64, String)> = None;
+        for old in rotated_segments(&self.dir)? {
+            let modified = fs::metadata(&old.path)?.modified()?;
+            if modified > cutoff {
+                break;
+            }
+            let last_hash = last_link(File::open(&old.path)?, &old.path)?
+                .map(|(_, h)| h)
+                .unwrap_or_default();
+            fs::remove_file(&old.path)?;
+            let first = deleted.as_ref().map(|d| d.0).unwrap_or(old.first);
+            deleted = Some((first, old.last, last_hash));
+        }
+        if let Some((first, last, hash)) = deleted {
+            File::open(&self.dir)?.sync_all()?;
+            let mut record = AuditRecord {
+                seq: tail.seq + 1,
+                time: now_rfc3339(),
+                actor: "appliance".into(),
+                action: "audit.retention".into(),
+                target: format!("records {first}-{last} deleted (older than {days} days)"),
+                outcome: format!("anchor seq={last} hash={hash}"),
+                prev_hash: tail.hash.clone(),
+                hash: String::new(),
+            };
+            record.hash = record.compute_hash();
+            let mut line = serde_json::to_vec(&record).map_err(io::Error::other)?;
+            line.push(b'\n');
+            tail.file.write_all(&line)?;
+            tail.file.sync_data()?;
+            tail.bytes += line.len() as u64;
+            tail.seq = record.seq;
+            tail.hash = record.hash.clone();
+            write_checkpoint(
+                &self.dir,
+                &Checkpoint {
+                    seq: record.seq,
+                    hash: record.hash,
+                },
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The first record's sequence number in a log file, if it has one.
+fn first_seq(path: &Path) -> io::Result<Option<u64>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    for line in BufReader::new(file).lines() {
+        let line = line?;
+        if let Ok(record) = serde_json::from_str::<AuditRecord>(&line) {
+            return Ok(Some(record.seq));
+        }
+    }
+    Ok(None)
+}
+
+/// Reads the newest record's sequence number and hash from an existing log file.
+fn last_link(file: File, path: &Path) -> io::Result<Option<(u64, String)>> {
     let mut last = None;
     for line in BufReader::new(file).lines() {
         let line = line?;
@@ -139,7 +268,7 @@ fn last_link(file: File, path: &Path) -> io::Result<(u64, String)> {
         }
     }
     let Some(line) = last else {
-        return Ok((0, GENESIS_HASH.to_owned()));
+        return Ok(None);
     };
     let record: AuditRecord = serde_json::from_str(&line).map_err(|e| {
         io::Error::new(
@@ -150,7 +279,7 @@ fn last_link(file: File, path: &Path) -> io::Result<(u64, String)> {
             ),
         )
     })?;
-    Ok((record.seq, record.hash))
+    Ok(Some((record.seq, record.hash)))
 }
 
 /// Replaces the checkpoint file atomically.

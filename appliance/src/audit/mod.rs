@@ -7,9 +7,10 @@ pub mod export;
 pub mod layer;
 pub mod log;
 pub mod record;
+pub mod segments;
 pub mod verify;
 
-pub use log::{AuditLog, Entry};
+pub use log::{AuditLog, Entry, Rotation};
 pub use record::AuditRecord;
 pub use verify::{VerifyReport, verify};
 

@@ -6,8 +6,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::LOG_FILE;
 use super::log::{Checkpoint, read_checkpoint};
 use super::record::{AuditRecord, GENESIS_HASH};
+use super::segments::chain_files;
 
 /// The outcome of a verification.
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -36,9 +38,44 @@ impl VerifyReport {
     }
 }
 
-/// Reads every record of a log (for export), failing on a malformed line.
+/// The text of the whole chain: for the live `audit.jsonl`, its rotated segments first.
+fn chain_text(log: &Path) -> std::io::Result<String> {
+    let live = log.file_name().is_some_and(|n| n == LOG_FILE);
+    let Some(dir) = log.parent().filter(|_| live) else {
+        return fs::read_to_string(log);
+    };
+    let mut text = String::new();
+    for file in chain_files(dir)? {
+        match fs::read_to_string(&file) {
+            Ok(part) => text.push_str(&part),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && file == log => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(text)
+}
+
+/// Where the chain legitimately starts after retention deleted its oldest segments: the
+/// first remaining record must follow an `audit.retention` record's stated anchor.
+fn retention_anchor(text: &str) -> Option<(u64, String)> {
+    let first: AuditRecord = text.lines().find_map(|l| serde_json::from_str(l).ok())?;
+    if first.seq <= 1 {
+        return None;
+    }
+    let wanted = format!("anchor seq={} hash=", first.seq - 1);
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<AuditRecord>(l).ok())
+        .filter(|r| r.action == "audit.retention" && r.compute_hash() == r.hash)
+        .find_map(|r| {
+            r.outcome
+                .strip_prefix(&wanted)
+                .map(|h| (first.seq, h.to_owned()))
+        })
+}
+
+/// Reads every record of the chain (for export), failing on a malformed line.
 pub fn read_records(log: &Path) -> std::io::Result<Vec<AuditRecord>> {
-    fs::read_to_string(log)?
+    chain_text(log)?
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
@@ -50,9 +87,9 @@ pub fn read_records(log: &Path) -> std::io::Result<Vec<AuditRecord>> {
 
 /// Verifies the log at `log`, and its tail against `checkpoint` when given.
 pub fn verify(log: &Path, checkpoint: Option<&Path>) -> std::io::Result<VerifyReport> {
-    let text = fs::read_to_string(log)?;
-    let mut expected_seq = 1u64;
-    let mut prev_hash = GENESIS_HASH.to_owned();
+    let text = chain_text(log)?;
+    let (mut expected_seq, mut prev_hash) =
+        retention_anchor(&text).unwrap_or((1, GENESIS_HASH.to_owned()));
     let mut prev_record: Option<AuditRecord> = None;
     let mut count = 0u64;
     for (index, line) in text.lines().enumerate() {
