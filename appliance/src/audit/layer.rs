@@ -36,6 +36,7 @@ pub fn action_for(method: &Method, path: &str) -> Option<String> {
         ("POST", "/api/fs/delete") => "fs.delete",
         ("GET", "/api/events") => "session.events",
         ("GET", "/api/evidence") => "evidence.view",
+        ("POST", "/api/guard/system_prompt") => "guard.system_prompt",
         ("GET", "/api/evidence/pack") => "evidence.export",
         ("POST", p) if p.starts_with("/api/tools/") => {
             return Some(format!("tool.{}", &p["/api/tools/".len()..]));

@@ -69,6 +69,7 @@ pub fn router(state: ToolsState) -> Router {
         .route("/api/tools/apply_edit", post(apply_edit))
         .route("/api/tools/run_command", post(run_command::run_command))
         .route("/api/tools/git", post(git))
+        .route("/api/guard/system_prompt", post(filter_system_prompt))
         .with_state(state)
 }
 
@@ -269,6 +270,38 @@ async fn apply_edit(
         .blocking(move |ws| ws.write(&path, &content, base.as_deref()))
         .await?;
     Ok(Json(json!({ "path": args.path, "version": version })))
+}
+
+/// Body of `/api/guard/system_prompt`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptArgs {
+    text: String,
+}
+
+/// Filters a system prompt before the page hands it to the model: lines pointing at external
+/// URLs are dropped (and the drop audited), secrets and remaining URLs redacted.
+async fn filter_system_prompt(
+    State(state): State<ToolsState>,
+    JsonBody(args): JsonBody<PromptArgs>,
+) -> ToolResult {
+    let policy = state.policy("system_prompt").await?;
+    let (kept, removed) = redact::strip_external_url_lines(&args.text);
+    if removed > 0 {
+        let entry = Entry {
+            actor: state.actor.clone(),
+            action: "guard.prompt_filter".into(),
+            target: "system prompt".into(),
+            outcome: format!("dropped {removed} line(s) referencing external URLs"),
+        };
+        append(&state.audit, entry).await;
+    }
+    let (text, redactions) = state
+        .guard_output(&policy, "system_prompt", "system prompt", &kept)
+        .await;
+    Ok(Json(
+        json!({ "text": text, "dropped_lines": removed, "redactions": redactions }),
+    ))
 }
 
 /// Body of `git`.
