@@ -249,3 +249,30 @@ async fn runaway_output_is_stopped_and_reported() {
         ran.stdout.len()
     );
 }
+
+#[tokio::test]
+async fn only_the_workspace_and_a_private_tmp_are_writable() {
+    let marker = format!("airlock-sandbox-{}", std::process::id());
+    let ran = quick(&format!(
+        "echo ws > inside.txt && echo ws-ok; touch /etc/{marker} || echo etc-refused; touch \"$HOME/{marker}\" || echo home-refused; echo t > /tmp/{marker} && echo tmp-ok"
+    ))
+    .await;
+    for expected in ["ws-ok", "etc-refused", "home-refused", "tmp-ok"] {
+        assert!(
+            ran.stdout.contains(expected),
+            "{expected}: {} / {}",
+            ran.stdout,
+            ran.stderr
+        );
+    }
+    assert!(
+        ran.stderr.contains("Read-only file system"),
+        "{}",
+        ran.stderr
+    );
+    assert!(!std::path::Path::new(&format!("/etc/{marker}")).exists());
+    assert!(
+        !std::path::Path::new(&format!("/tmp/{marker}")).exists(),
+        "the sandbox's /tmp is private"
+    );
+}

@@ -111,11 +111,24 @@ pub const UNSHARE_FLAGS: &[&str] = &[
 ];
 
 fn probe(unshare: &std::path::Path) -> SandboxStatus {
+    let scratch = std::env::temp_dir().join(format!("airlock-probe-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&scratch);
     let output = Command::new(unshare)
         .args(UNSHARE_FLAGS)
-        .args(["--", "/bin/cat", "/proc/net/dev"])
+        .args([
+            "--",
+            "/bin/sh",
+            "-c",
+            &run::confine_script(),
+            "airlock-sandbox",
+        ])
+        .arg(&scratch)
+        .args(["/bin/cat", "/proc/net/dev"])
+        .current_dir(&scratch)
         .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
         .output();
+    let _ = std::fs::remove_dir(&scratch);
     let output = match output {
         Ok(o) => o,
         Err(e) => {
@@ -143,7 +156,8 @@ fn probe(unshare: &std::path::Path) -> SandboxStatus {
     if interfaces.iter().all(|i| i == "lo") {
         SandboxStatus {
             available: true,
-            detail: "commands run in a network namespace with no interfaces".into(),
+            detail: "commands run with no network interfaces and a read-only filesystem outside the workspace"
+                .into(),
         }
     } else {
         SandboxStatus {

@@ -70,6 +70,21 @@ pub struct RunOutcome {
     pub cancelled: bool,
 }
 
+/// The shell prologue run inside the namespaces before the command: the whole filesystem
+/// becomes read-only except the workspace (`$1`, moved back into place read-write) and a
+/// private `/tmp`; then the limits apply and the command replaces the shell. If any step
+/// fails the command does not run (exit 125).
+pub fn confine_script() -> String {
+    format!(
+        "ws=\"$1\"; shift; \
+         mount --bind \"$ws\" /mnt && mount -o remount,bind,ro / \
+         && mount -n -t tmpfs -o size=1g,mode=1777 tmpfs /tmp && mkdir -p \"$ws\" \
+         && mount -n --move /mnt \"$ws\" && cd \"$ws\" \
+         || {{ echo 'airlock: cannot confine the command to the workspace' >&2; exit 125; }}; \
+         ulimit -S -t {CPU_SECONDS} -f {MAX_FILE_KIB} 2>/dev/null; exec \"$@\""
+    )
+}
+
 /// The environment a sandboxed command gets from its parent's: only [`INHERITED_ENV`].
 pub fn sandbox_env(parent: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
     parent
@@ -86,11 +101,11 @@ pub async fn run(
     mut cancel: watch::Receiver<bool>,
     register: impl FnOnce(u32),
 ) -> std::io::Result<(RunOutcome, Option<u32>)> {
-    let limits = format!("ulimit -S -t {CPU_SECONDS} -f {MAX_FILE_KIB} 2>/dev/null; exec \"$@\"");
     let mut command = Command::new(unshare);
     command
         .args(UNSHARE_FLAGS)
-        .args(["--", "/bin/sh", "-c", &limits, "airlock-sandbox"])
+        .args(["--", "/bin/sh", "-c", &confine_script(), "airlock-sandbox"])
+        .arg(&spec.cwd)
         .args(&spec.argv)
         .current_dir(&spec.cwd)
         .env_clear()
