@@ -4,7 +4,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync, rmSync } from "node:fs";
+import { readFileSync, writeFileSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { makeWorkspace, startAppliance, launchBrowser } from "./harness.mjs";
 
@@ -103,4 +103,17 @@ test("binary files get a clear notice instead of garbage", async () => {
   await page.locator('.tree-row[data-path="logo.bin"]').click();
   await page.locator(".statusbar .message.error", { hasText: "not UTF-8 text" }).waitFor();
   assert.equal(await page.locator('.tab[data-path="logo.bin"]').count(), 0);
+});
+
+test("when the audit log cannot be written, saving is refused and the page raises an alert", async () => {
+  // From now on the checkpoint write fails (ENOSPC), so the next audit append fails.
+  symlinkSync("/dev/full", join(appliance.auditDir, "audit.checkpoint.tmp"));
+  await page.locator('.tab[data-path="src/main.rs"]').click();
+  const before = readFileSync(join(workspace, "src/main.rs"), "utf8");
+  await typeAtEnd("// not audited\n");
+  await page.keyboard.press("Control+s");
+  await page.locator(".statusbar .message.error", { hasText: "audit log cannot be written" }).waitFor();
+  await page.getByRole("alert").filter({ hasText: "audit log cannot be written" }).waitFor();
+  await page.locator('.airgap[data-state="warning"]').waitFor();
+  assert.equal(readFileSync(join(workspace, "src/main.rs"), "utf8"), before, "no unaudited change reached the disk");
 });

@@ -54,6 +54,16 @@ impl AirGap {
         }
     }
 
+    /// True when the check called `name` is among the failures.
+    pub fn failing(&self, name: &str) -> bool {
+        match self {
+            AirGap::Warning { failures } => {
+                failures.iter().any(|f| f.split(':').next() == Some(name))
+            }
+            _ => false,
+        }
+    }
+
     /// `data-state` value for styling and tests.
     pub fn state(&self) -> &'static str {
         match self {
@@ -104,6 +114,10 @@ mod tests {
             }
         );
         assert_eq!(AirGap::from_report(&json!({})).state(), "warning");
+        let audit = json!({"airgap_active": false, "checks": [{"name": "audit_log", "ok": false, "detail": "cannot write"}]});
+        assert!(AirGap::from_report(&audit).failing("audit_log"));
+        assert!(!AirGap::from_report(&audit).failing("sandbox"));
+        assert!(!AirGap::from_report(&ok).failing("sockets_loopback"));
         assert_eq!(
             AirGap::from_report(
                 &json!({"airgap_active": false, "checks": [{"name": "x", "ok": true}]})

@@ -124,7 +124,12 @@ fn save(state: IdeState, path: String, base_version: Option<String>) {
                 }));
                 state.complain(format!("Not saved: {path} changed on disk"));
             }
-            Err(e) => state.complain(format!("Not saved: {}", e.message)),
+            Err(e) => {
+                if e.code == "audit_unavailable" {
+                    super::live::fetch_status(state);
+                }
+                state.complain(format!("Not saved: {}", e.message));
+            }
         }
     });
 }

@@ -32,7 +32,9 @@ fn apply_report(state: IdeState, report: &serde_json::Value) {
     }
 }
 
-fn fetch_status(state: IdeState) {
+/// Asks the appliance for its air-gap report now (start-up, and after a refusal that
+/// suggests it changed).
+pub(super) fn fetch_status(state: IdeState) {
     spawn_local(async move {
         match api::get("/api/status").await {
             Ok(report) => apply_report(state, &report),
