@@ -65,7 +65,9 @@ async fn a_live_session_shows_only_loopback_sockets() {
     let _feed = open_status_feed(&app).await;
     let command = spawn_command(&app, "echo started; sleep 30", 3);
     let report = evidence_when(&app, |r| {
-        r["commands"].as_array().is_some_and(|c| !c.is_empty())
+        r["commands"][0]["processes"]
+            .as_array()
+            .is_some_and(|p| p.len() >= 2)
     })
     .await;
     assert_eq!(report["all_clear"], true, "{report}");

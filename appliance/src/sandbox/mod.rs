@@ -111,7 +111,14 @@ pub const UNSHARE_FLAGS: &[&str] = &[
 ];
 
 fn probe(unshare: &std::path::Path) -> SandboxStatus {
-    let scratch = std::env::temp_dir().join(format!("airlock-probe-{}", std::process::id()));
+    // A fresh folder per probe: several appliances in one process may probe at once.
+    let mut nonce = [0u8; 8];
+    let _ = getrandom::fill(&mut nonce);
+    let scratch = std::env::temp_dir().join(format!(
+        "airlock-probe-{}-{}",
+        std::process::id(),
+        hex::encode(nonce)
+    ));
     let _ = std::fs::create_dir_all(&scratch);
     let output = Command::new(unshare)
         .args(UNSHARE_FLAGS)
