@@ -4,56 +4,26 @@
 
 use std::time::{Duration, Instant};
 
-use airlock_appliance::sandbox::{CommandSpec, RunEvent, RunOutcome, Sandbox};
-use tokio::sync::{mpsc, watch};
+use airlock_appliance::sandbox::{Collected, CommandSpec, Sandbox};
 
-struct Ran {
-    outcome: RunOutcome,
-    stdout: String,
-    stderr: String,
-}
-
-async fn sh(script: &str, timeout: Duration, max_output_bytes: usize) -> Ran {
+async fn sh(script: &str, timeout: Duration, max_output_bytes: usize) -> Collected {
     let dir = tempfile::tempdir().unwrap();
     let spec = CommandSpec {
-        argv: vec![
-            "/bin/bash".into(),
-            "--noprofile".into(),
-            "--norc".into(),
-            "-c".into(),
-            script.into(),
-        ],
+        argv: ["/bin/bash", "--noprofile", "--norc", "-c", script]
+            .map(String::from)
+            .to_vec(),
         cwd: dir.path().to_owned(),
         timeout,
         max_output_bytes,
         extra_env: Vec::new(),
     };
-    let (tx, mut rx) = mpsc::channel(64);
-    let (_cancel_tx, cancel) = watch::channel(false);
-    let collector = tokio::spawn(async move {
-        let (mut out, mut err) = (String::new(), String::new());
-        while let Some(RunEvent::Output { stream, text }) = rx.recv().await {
-            if stream == "stdout" {
-                out.push_str(&text)
-            } else {
-                err.push_str(&text)
-            }
-        }
-        (out, err)
-    });
-    let outcome = Sandbox::from_env()
-        .run(&spec, tx, cancel)
+    Sandbox::from_env()
+        .run_collected(&spec)
         .await
-        .expect("sandbox starts");
-    let (stdout, stderr) = collector.await.unwrap();
-    Ran {
-        outcome,
-        stdout,
-        stderr,
-    }
+        .expect("sandbox starts")
 }
 
-async fn quick(script: &str) -> Ran {
+async fn quick(script: &str) -> Collected {
     sh(script, Duration::from_secs(30), 1 << 20).await
 }
 

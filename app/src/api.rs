@@ -31,12 +31,12 @@ impl ApiFailure {
 
 /// `GET url`.
 pub async fn get(url: &str) -> Result<Value, ApiFailure> {
-    call("GET", url, None).await
+    json_of(fetch("GET", url, None, None).await?).await
 }
 
 /// `method url` with a JSON body.
 pub async fn send(method: &str, url: &str, body: &Value) -> Result<Value, ApiFailure> {
-    call(method, url, Some(body.to_string())).await
+    json_of(fetch(method, url, Some(body), None).await?).await
 }
 
 /// `POST url` with a JSON body, returning the raw response for streaming. `abort` cancels
@@ -46,43 +46,7 @@ pub async fn post_stream(
     body: &Value,
     abort: &web_sys::AbortSignal,
 ) -> Result<Response, ApiFailure> {
-    let init = RequestInit::new();
-    init.set_method("POST");
-    init.set_credentials(RequestCredentials::SameOrigin);
-    init.set_body(&JsValue::from_str(&body.to_string()));
-    init.set_signal(Some(abort));
-    let request = Request::new_with_str_and_init(url, &init).map_err(ApiFailure::unreachable)?;
-    request
-        .headers()
-        .set("Content-Type", "application/json")
-        .map_err(ApiFailure::unreachable)?;
-    let window =
-        web_sys::window().ok_or_else(|| ApiFailure::unreachable(JsValue::from_str("no window")))?;
-    let response: Response = JsFuture::from(window.fetch_with_request(&request))
-        .await
-        .and_then(|r| r.dyn_into())
-        .map_err(ApiFailure::unreachable)?;
-    if response.ok() {
-        return Ok(response);
-    }
-    let text = match response.text() {
-        Ok(promise) => JsFuture::from(promise)
-            .await
-            .ok()
-            .and_then(|t| t.as_string())
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    };
-    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Err(ApiFailure {
-        status: response.status(),
-        code: value["error"].as_str().unwrap_or("http_error").to_owned(),
-        message: value["message"]
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("HTTP {}", response.status())),
-        detail: value["detail"].clone(),
-    })
+    fetch("POST", url, Some(body), Some(abort)).await
 }
 
 /// `/api/fs/file?path=…` with the path encoded.
@@ -93,13 +57,20 @@ pub fn file_url(path: &str) -> String {
     )
 }
 
-async fn call(method: &str, url: &str, body: Option<String>) -> Result<Value, ApiFailure> {
+/// Sends one same-origin request; a non-2xx answer becomes an [`ApiFailure`].
+async fn fetch(
+    method: &str,
+    url: &str,
+    body: Option<&Value>,
+    abort: Option<&web_sys::AbortSignal>,
+) -> Result<Response, ApiFailure> {
     let init = RequestInit::new();
     init.set_method(method);
     init.set_credentials(RequestCredentials::SameOrigin);
-    if let Some(body) = &body {
-        init.set_body(&JsValue::from_str(body));
+    if let Some(body) = body {
+        init.set_body(&JsValue::from_str(&body.to_string()));
     }
+    init.set_signal(abort);
     let request = Request::new_with_str_and_init(url, &init).map_err(ApiFailure::unreachable)?;
     if body.is_some() {
         request
@@ -113,25 +84,31 @@ async fn call(method: &str, url: &str, body: Option<String>) -> Result<Value, Ap
         .await
         .and_then(|r| r.dyn_into())
         .map_err(ApiFailure::unreachable)?;
-    let text_promise = response.text().map_err(ApiFailure::unreachable)?;
-    let text = JsFuture::from(text_promise)
-        .await
-        .map_err(ApiFailure::unreachable)?
-        .as_string()
-        .unwrap_or_default();
-    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     if response.ok() {
-        return Ok(value);
+        return Ok(response);
     }
+    let status = response.status();
+    let value = json_of(response).await.unwrap_or(Value::Null);
     Err(ApiFailure {
-        status: response.status(),
+        status,
         code: value["error"].as_str().unwrap_or("http_error").to_owned(),
         message: value["message"]
             .as_str()
             .map(str::to_owned)
-            .unwrap_or_else(|| format!("HTTP {}", response.status())),
+            .unwrap_or_else(|| format!("HTTP {status}")),
         detail: value["detail"].clone(),
     })
+}
+
+/// The body as JSON (`null` when it is not JSON).
+async fn json_of(response: Response) -> Result<Value, ApiFailure> {
+    let promise = response.text().map_err(ApiFailure::unreachable)?;
+    let text = JsFuture::from(promise)
+        .await
+        .map_err(ApiFailure::unreachable)?
+        .as_string()
+        .unwrap_or_default();
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 /// A readable string for a thrown JS value.

@@ -46,6 +46,43 @@ struct Tail {
     first_in_file: u64,
 }
 
+impl Tail {
+    /// The next record for `entry`, chained to the newest one.
+    fn chain(&self, entry: Entry) -> AuditRecord {
+        let mut record = AuditRecord {
+            seq: self.seq + 1,
+            time: now_rfc3339(),
+            actor: entry.actor,
+            action: entry.action,
+            target: entry.target,
+            outcome: entry.outcome,
+            prev_hash: self.hash.clone(),
+            hash: String::new(),
+        };
+        record.hash = record.compute_hash();
+        record
+    }
+
+    /// Writes and fsyncs one record; once it is durable the chain continues from it.
+    fn write(&mut self, record: &AuditRecord) -> io::Result<()> {
+        let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.file.sync_data()?;
+        self.bytes += line.len() as u64;
+        self.seq = record.seq;
+        self.hash = record.hash.clone();
+        Ok(())
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            seq: self.seq,
+            hash: self.hash.clone(),
+        }
+    }
+}
+
 /// When the live log is rotated and how long rotated segments are kept.
 #[derive(Clone, Copy, Debug)]
 pub struct Rotation {
@@ -125,46 +162,18 @@ impl AuditLog {
 
     /// The newest record's sequence number and hash.
     pub fn head(&self) -> Checkpoint {
-        let tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        Checkpoint {
-            seq: tail.seq,
-            hash: tail.hash.clone(),
-        }
+        self.tail
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .checkpoint()
     }
 
     /// Appends one record durably (write + fsync + checkpoint) and returns it.
     pub fn append(&self, entry: Entry) -> io::Result<AuditRecord> {
         let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        let mut record = AuditRecord {
-            seq: tail.seq + 1,
-            time: now_rfc3339(),
-            actor: entry.actor,
-            action: entry.action,
-            target: entry.target,
-            outcome: entry.outcome,
-            prev_hash: tail.hash.clone(),
-            hash: String::new(),
-        };
-        record.hash = record.compute_hash();
-        let written = (|| {
-            let mut line = serde_json::to_vec(&record).map_err(io::Error::other)?;
-            line.push(b'\n');
-            tail.file.write_all(&line)?;
-            tail.file.sync_data()?;
-            tail.bytes += line.len() as u64;
-            Ok(())
-        })();
-        // Once the line is durable the chain continues from it, even if the checkpoint fails.
-        let result = written.and_then(|()| {
-            tail.seq = record.seq;
-            tail.hash = record.hash.clone();
-            write_checkpoint(
-                &self.dir,
-                &Checkpoint {
-                    seq: record.seq,
-                    hash: record.hash.clone(),
-                },
-            )?;
+        let record = tail.chain(entry);
+        let result = tail.write(&record).and_then(|()| {
+            write_checkpoint(&self.dir, &tail.checkpoint())?;
             if tail.bytes > self.rotation.max_bytes {
                 self.rotate(&mut tail)?;
             }
@@ -212,31 +221,14 @@ impl AuditLog {
         }
         if let Some((first, last, hash)) = deleted {
             File::open(&self.dir)?.sync_all()?;
-            let mut record = AuditRecord {
-                seq: tail.seq + 1,
-                time: now_rfc3339(),
+            let record = tail.chain(Entry {
                 actor: "appliance".into(),
                 action: "audit.retention".into(),
                 target: format!("records {first}-{last} deleted (older than {days} days)"),
                 outcome: format!("anchor seq={last} hash={hash}"),
-                prev_hash: tail.hash.clone(),
-                hash: String::new(),
-            };
-            record.hash = record.compute_hash();
-            let mut line = serde_json::to_vec(&record).map_err(io::Error::other)?;
-            line.push(b'\n');
-            tail.file.write_all(&line)?;
-            tail.file.sync_data()?;
-            tail.bytes += line.len() as u64;
-            tail.seq = record.seq;
-            tail.hash = record.hash.clone();
-            write_checkpoint(
-                &self.dir,
-                &Checkpoint {
-                    seq: record.seq,
-                    hash: record.hash,
-                },
-            )?;
+            });
+            tail.write(&record)?;
+            write_checkpoint(&self.dir, &tail.checkpoint())?;
         }
         Ok(())
     }

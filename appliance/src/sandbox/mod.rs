@@ -32,6 +32,17 @@ pub struct Sandbox {
     running: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<u32, String>>>,
 }
 
+/// A finished command with its whole output.
+#[derive(Clone, Debug)]
+pub struct Collected {
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// Everything it wrote to stdout.
+    pub stdout: String,
+    /// Everything it wrote to stderr.
+    pub stderr: String,
+}
+
 /// A sandboxed command that is running now.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunningCommand {
@@ -74,6 +85,30 @@ impl Sandbox {
     /// Runs a probe in the sandbox: it must start, and see no interface besides loopback.
     pub fn probe(&self) -> SandboxStatus {
         probe(&self.unshare)
+    }
+
+    /// Runs `spec` to the end and returns its output (for calls that answer all at once).
+    pub async fn run_collected(&self, spec: &CommandSpec) -> std::io::Result<Collected> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let (_keep_alive, cancel) = tokio::sync::watch::channel(false);
+        let collect = tokio::spawn(async move {
+            let (mut stdout, mut stderr) = (String::new(), String::new());
+            while let Some(RunEvent::Output { stream, text }) = rx.recv().await {
+                if stream == "stdout" {
+                    stdout.push_str(&text)
+                } else {
+                    stderr.push_str(&text)
+                }
+            }
+            (stdout, stderr)
+        });
+        let outcome = self.run(spec, tx, cancel).await?;
+        let (stdout, stderr) = collect.await.map_err(std::io::Error::other)?;
+        Ok(Collected {
+            outcome,
+            stdout,
+            stderr,
+        })
     }
 
     /// Runs `spec` in fresh namespaces (see [`run::run`]).

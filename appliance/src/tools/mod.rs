@@ -19,7 +19,6 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, watch};
 
 use crate::api::fs::to_api_error;
 use crate::api::json_body::JsonBody;
@@ -27,7 +26,7 @@ use crate::audit::layer::append;
 use crate::audit::{AuditLog, Entry};
 use crate::error::ApiError;
 use crate::policy::{Policy, PolicyChange, PolicyStore};
-use crate::sandbox::{CommandSpec, RunEvent, Sandbox, SandboxStatus};
+use crate::sandbox::{Collected, CommandSpec, Sandbox, SandboxStatus};
 use crate::workspace::Workspace;
 use guard::Refusal;
 
@@ -332,27 +331,17 @@ async fn git(State(state): State<ToolsState>, JsonBody(body): JsonBody<GitArgs>)
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .to_vec(),
     };
-    let (tx, mut rx) = mpsc::channel(64);
-    let (_keep, cancel) = watch::channel(false);
-    let collect = tokio::spawn(async move {
-        let (mut out, mut err) = (String::new(), String::new());
-        while let Some(RunEvent::Output { stream, text }) = rx.recv().await {
-            if stream == "stdout" {
-                out.push_str(&text)
-            } else {
-                err.push_str(&text)
-            }
-        }
-        (out, err)
-    });
-    let outcome = state.sandbox.run(&spec, tx, cancel).await.map_err(|e| {
+    let Collected {
+        outcome,
+        stdout,
+        stderr,
+    } = state.sandbox.run_collected(&spec).await.map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "sandbox_failed",
             e.to_string(),
         )
     })?;
-    let (stdout, stderr) = collect.await.unwrap_or_default();
     let target = body.args.join(" ");
     let (stdout, mut redactions) = state.guard_output(&policy, "git", &target, &stdout).await;
     let (stderr, more) = state.guard_output(&policy, "git", &target, &stderr).await;
