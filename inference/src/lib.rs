@@ -1,5 +1,8 @@
-//! Airlock's model engine. The quantized Llama/Qwen forward pass lands here; the crate
-//! exists now so the workspace layout, build and CI are fixed before the engine arrives.
+//! Airlock's model engine. This crate has no dependency on the appliance; it builds for
+//! native (tests, benches, CLI) and wasm32 (the browser). So far it holds the GGUF reader and
+//! the reference dequantizers that every quantized kernel is checked against.
+
+pub mod gguf;
 
 /// Name the appliance reports for the engine, so the UI can show which engine build is loaded.
 pub const ENGINE_NAME: &str = "airlock-inference";
