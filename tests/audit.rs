@@ -61,7 +61,7 @@ async fn a_session_is_recorded_as_a_verifiable_chain() {
         "fs.write src/main.rs attempt",
         "fs.write src/main.rs ok",
         "fs.write src/main.rs attempt",
-        "fs.write src/main.rs error:409",
+        "fs.write src/main.rs error:409 conflict",
         "fs.rename README.md -> GUIDE.md attempt",
         "fs.rename README.md -> GUIDE.md ok",
         "session.end  ok",

@@ -7,6 +7,7 @@
 //! - `cargo xtask lint`: rustfmt and clippy, warnings as errors.
 //! - `cargo xtask setup`: install the Debian and npm pieces (as root), or say what to install.
 
+mod models;
 mod prereqs;
 mod process;
 mod toolchain;
@@ -119,6 +120,22 @@ fn test(root: &Path) -> anyhow::Result<()> {
         cargo()
             .current_dir(root)
             .args(["test", "-p", "airlock-app", "--lib"]),
+    )?;
+    let smollm2 = models::ensure(&models::SMOLLM2)?;
+    process::run(
+        cargo()
+            .current_dir(root)
+            .args([
+                "test",
+                "--release",
+                "-p",
+                "airlock-inference",
+                "--test",
+                "real_models",
+                "--",
+                "--ignored",
+            ])
+            .env("AIRLOCK_SMOLLM2_GGUF", &smollm2),
     )?;
     let binary = build_appliance(root, false)?;
     process::run(

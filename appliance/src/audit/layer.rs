@@ -71,11 +71,12 @@ pub async fn record(State(ctx): State<AuditContext>, request: Request, next: Nex
     }
     let response = next.run(request).await;
     let status = response.status();
-    let mut outcome = if status.is_success() || status == StatusCode::SWITCHING_PROTOCOLS {
-        "ok".to_owned()
-    } else {
-        format!("error:{}", status.as_u16())
-    };
+    let (response, mut outcome) =
+        if status.is_success() || status == StatusCode::SWITCHING_PROTOCOLS {
+            (response, "ok".to_owned())
+        } else {
+            refusal_outcome(response).await
+        };
     if approved {
         outcome.push_str(" (approved by the user)");
     }
@@ -83,6 +84,28 @@ pub async fn record(State(ctx): State<AuditContext>, request: Request, next: Nex
         return audit_unavailable();
     }
     response
+}
+
+/// `error:STATUS code (reason)` for an error answer, read from its (small) JSON body, which
+/// is passed on unchanged.
+async fn refusal_outcome(response: Response) -> (Response, String) {
+    let status = response.status().as_u16();
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (
+            Response::from_parts(parts, Body::empty()),
+            format!("error:{status}"),
+        );
+    };
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let mut outcome = format!("error:{status}");
+    if let Some(code) = json["error"].as_str() {
+        outcome.push_str(&format!(" {code}"));
+    }
+    if let Some(reason) = json["detail"]["reason"].as_str() {
+        outcome.push_str(&format!(" ({reason})"));
+    }
+    (Response::from_parts(parts, Body::from(bytes)), outcome)
 }
 
 /// Appends off the async workers; false when the record could not be written.

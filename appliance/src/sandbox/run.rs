@@ -26,6 +26,9 @@ const INHERITED_ENV: &[&str] = &[
 
 /// CPU seconds a command may use.
 const CPU_SECONDS: u64 = 600;
+/// Processes the user may have (RLIMIT_NPROC; the kernel exempts host root, so this bites
+/// when the appliance runs as an ordinary user, which is the normal case).
+const MAX_PROCESSES: u64 = 4096;
 /// Largest file a command may write, in KiB.
 const MAX_FILE_KIB: u64 = 1024 * 1024;
 
@@ -81,7 +84,7 @@ pub fn confine_script() -> String {
          && mount -n -t tmpfs -o size=1g,mode=1777 tmpfs /tmp && mkdir -p \"$ws\" \
          && mount -n --move /mnt \"$ws\" && cd \"$ws\" \
          || {{ echo 'airlock: cannot confine the command to the workspace' >&2; exit 125; }}; \
-         ulimit -S -t {CPU_SECONDS} -f {MAX_FILE_KIB} 2>/dev/null; exec \"$@\""
+         ulimit -S -t {CPU_SECONDS} -f {MAX_FILE_KIB} -u {MAX_PROCESSES} 2>/dev/null; exec \"$@\""
     )
 }
 
