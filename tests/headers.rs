@@ -160,6 +160,26 @@ async fn every_route_carries_the_full_header_set() {
             RawRequest::new("OPTIONS", "/").header("Host", &host),
             403,
         ),
+        (
+            "tool",
+            app.json("POST", "/api/tools/list_dir", json!({"path": ""})),
+            200,
+        ),
+        (
+            "tool refusal",
+            app.json(
+                "POST",
+                "/api/tools/apply_edit",
+                json!({"path": "x", "content": ""}),
+            ),
+            403,
+        ),
+        ("evidence", app.authed("GET", "/api/evidence"), 200),
+        (
+            "evidence pack",
+            app.authed("GET", "/api/evidence/pack"),
+            200,
+        ),
     ];
     for (what, request, status) in cases {
         let res = app.send(request).await;
