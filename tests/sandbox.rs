@@ -224,10 +224,10 @@ async fn runaway_output_is_stopped_and_reported() {
 async fn only_the_workspace_and_a_private_tmp_are_writable() {
     let marker = format!("airlock-sandbox-{}", std::process::id());
     let ran = quick(&format!(
-        "echo ws > inside.txt && echo ws-ok; touch /etc/{marker} || echo etc-refused; touch \"$HOME/{marker}\" || echo home-refused; echo t > /tmp/{marker} && echo tmp-ok"
+        "echo ws > inside.txt && echo ws-ok; touch /etc/{marker} || echo etc-refused; touch \"$HOME/{marker}\" && echo home-private; echo t > /tmp/{marker} && echo tmp-ok"
     ))
     .await;
-    for expected in ["ws-ok", "etc-refused", "home-refused", "tmp-ok"] {
+    for expected in ["ws-ok", "etc-refused", "home-private", "tmp-ok"] {
         assert!(
             ran.stdout.contains(expected),
             "{expected}: {} / {}",
@@ -241,8 +241,39 @@ async fn only_the_workspace_and_a_private_tmp_are_writable() {
         ran.stderr
     );
     assert!(!std::path::Path::new(&format!("/etc/{marker}")).exists());
+    let home = std::env::var("HOME").unwrap();
+    assert!(
+        !std::path::Path::new(&home).join(&marker).exists(),
+        "home writes stay in the sandbox's throwaway home"
+    );
     assert!(
         !std::path::Path::new(&format!("/tmp/{marker}")).exists(),
         "the sandbox's /tmp is private"
+    );
+}
+
+#[tokio::test]
+async fn home_folders_are_hidden_but_toolchains_still_work() {
+    let home = std::env::var("HOME").unwrap();
+    let secret =
+        std::path::Path::new(&home).join(format!(".airlock-secret-{}", std::process::id()));
+    std::fs::write(&secret, "ssh-key-material").unwrap();
+    let ran = quick(&format!("cat {0} || echo hidden; cargo --version; touch \"$HOME/.cargo/airlock-x\" || echo toolchain-read-only", secret.display())).await;
+    std::fs::remove_file(&secret).unwrap();
+    assert!(
+        !ran.stdout.contains("ssh-key-material"),
+        "a home file was readable: {}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("hidden") && ran.stdout.contains("toolchain-read-only"),
+        "{} / {}",
+        ran.stdout,
+        ran.stderr
+    );
+    assert!(
+        ran.stdout.contains("cargo "),
+        "cargo still runs: {}",
+        ran.stderr
     );
 }

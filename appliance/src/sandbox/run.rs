@@ -73,19 +73,14 @@ pub struct RunOutcome {
     pub cancelled: bool,
 }
 
-/// The shell prologue run inside the namespaces before the command: the whole filesystem
-/// becomes read-only except the workspace (`$1`, moved back into place read-write) and a
-/// private `/tmp`; then the limits apply and the command replaces the shell. If any step
-/// fails the command does not run (exit 125).
+/// The shell prologue run inside the namespaces before the command (`confine.sh`): the
+/// filesystem read-only except the workspace and a private `/tmp`, home folders hidden but
+/// for the toolchains, then the limits. If any step fails the command does not run (exit 125).
 pub fn confine_script() -> String {
-    format!(
-        "ws=\"$1\"; shift; \
-         mount --bind \"$ws\" /mnt && mount -o remount,bind,ro / \
-         && mount -n -t tmpfs -o size=1g,mode=1777 tmpfs /tmp && mkdir -p \"$ws\" \
-         && mount -n --move /mnt \"$ws\" && cd \"$ws\" \
-         || {{ echo 'airlock: cannot confine the command to the workspace' >&2; exit 125; }}; \
-         ulimit -S -t {CPU_SECONDS} -f {MAX_FILE_KIB} -u {MAX_PROCESSES} 2>/dev/null; exec \"$@\""
-    )
+    include_str!("confine.sh")
+        .replace("@CPU_SECONDS@", &CPU_SECONDS.to_string())
+        .replace("@MAX_FILE_KIB@", &MAX_FILE_KIB.to_string())
+        .replace("@MAX_PROCESSES@", &MAX_PROCESSES.to_string())
 }
 
 /// The environment a sandboxed command gets from its parent's: only [`INHERITED_ENV`].
