@@ -1,0 +1,5 @@
+//! The `airlock` command's subcommands, one module each.
+
+pub mod audit;
+pub mod evidence;
+pub mod serve;
