@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use airlock_appliance::sandbox::{Collected, CommandSpec, Sandbox};
+use airlock_appliance::sandbox::{Collected, CommandSpec, INHERITED_ENV, Sandbox};
 
 async fn sh(script: &str, timeout: Duration, max_output_bytes: usize) -> Collected {
     let dir = tempfile::tempdir().unwrap();
@@ -138,21 +138,12 @@ async fn local_commands_work_with_a_scrubbed_environment_and_no_sockets() {
         .lines()
         .filter_map(|l| l.split_once('=').map(|(k, _)| k))
         .collect();
-    let allowed = [
-        "PATH",
-        "HOME",
-        "LANG",
-        "LC_ALL",
-        "USER",
-        "LOGNAME",
-        "RUSTUP_HOME",
-        "CARGO_HOME",
-        "TERM",
-        "PWD",
-        "SHLVL",
-        "_",
-        "OLDPWD",
-    ];
+    let shell_own = ["TERM", "PWD", "SHLVL", "_", "OLDPWD"];
+    let allowed: Vec<&str> = INHERITED_ENV
+        .iter()
+        .chain(shell_own.iter())
+        .copied()
+        .collect();
     for name in &names {
         assert!(
             allowed.contains(name),

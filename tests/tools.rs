@@ -20,6 +20,15 @@ fn command_stream(body: &[u8]) -> (String, Value) {
     (output, exit)
 }
 
+/// Approved arguments for file tool `tool` on `path` (edits also carry content).
+fn path_args(tool: &str, path: &str) -> Value {
+    let mut args = json!({"path": path, "approved": true});
+    if tool.ends_with("_edit") {
+        args["content"] = json!("x");
+    }
+    args
+}
+
 #[tokio::test]
 async fn every_file_tool_refuses_paths_outside_the_workspace() {
     let app = TestAppliance::start().await;
@@ -30,11 +39,7 @@ async fn every_file_tool_refuses_paths_outside_the_workspace() {
             "src/../../outside.txt",
             "../ws2/secret.txt",
         ] {
-            let mut args = json!({"path": path, "approved": true});
-            if tool.ends_with("_edit") {
-                args["content"] = json!("x");
-            }
-            let res = app.tool(tool, args).await;
+            let res = app.tool(tool, path_args(tool, path)).await;
             assert_eq!(
                 res.status,
                 403,
@@ -47,11 +52,7 @@ async fn every_file_tool_refuses_paths_outside_the_workspace() {
                 "{tool} {path}"
             );
         }
-        let mut args = json!({"path": "escape-link", "approved": true});
-        if tool.ends_with("_edit") {
-            args["content"] = json!("x");
-        }
-        let res = app.tool(tool, args).await;
+        let res = app.tool(tool, path_args(tool, "escape-link")).await;
         assert_eq!(
             res.status,
             403,

@@ -8,7 +8,7 @@
 
 mod run;
 
-pub use run::{CommandSpec, RunEvent, RunOutcome, sandbox_env};
+pub use run::{CommandSpec, INHERITED_ENV, RunEvent, RunOutcome, sandbox_env};
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -13,7 +13,7 @@ use super::UNSHARE_FLAGS;
 
 /// Environment variables a sandboxed command may inherit; everything else (proxies,
 /// `GIT_SSH_COMMAND`, `LD_PRELOAD`, `BASH_ENV`, credentials…) is dropped.
-const INHERITED_ENV: &[&str] = &[
+pub const INHERITED_ENV: &[&str] = &[
     "PATH",
     "HOME",
     "LANG",
