@@ -3,6 +3,7 @@
 //! the reference dequantizers that every quantized kernel is checked against.
 
 pub mod gguf;
+pub mod quant;
 pub mod safetensors;
 
 /// Name the appliance reports for the engine, so the UI can show which engine build is loaded.
