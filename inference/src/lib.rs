@@ -2,6 +2,7 @@
 //! native (tests, benches, CLI) and wasm32 (the browser). So far it holds the GGUF reader and
 //! the reference dequantizers that every quantized kernel is checked against.
 
+pub mod config;
 pub mod gguf;
 pub mod quant;
 pub mod safetensors;

@@ -2,6 +2,7 @@
 //! (downloaded once into a cache outside the checkout, sha256-verified) and passed in
 //! `AIRLOCK_SMOLLM2_GGUF`. Ignored by default: `cargo test -- --ignored` runs them.
 
+use airlock_inference::config::{Family, ModelConfig};
 use airlock_inference::gguf::{GgmlType, GgufFile, dequantize};
 
 fn smollm2() -> Vec<u8> {
@@ -43,4 +44,29 @@ fn smollm2_q4_1_parses_and_every_tensor_dequantizes() {
         seen.insert(format!("{:?}", tensor.ggml_type));
     }
     assert!(seen.contains(&format!("{:?}", GgmlType::Q4_1)), "{seen:?}");
+    let config = ModelConfig::from_gguf(&file).unwrap();
+    assert_eq!(
+        (
+            config.family,
+            config.layers,
+            config.hidden,
+            config.heads,
+            config.kv_heads
+        ),
+        (Family::Llama, 30, 576, 9, 3)
+    );
+    assert_eq!(
+        (
+            config.head_dim,
+            config.intermediate,
+            config.vocab,
+            config.context
+        ),
+        (64, 1536, 49152, 8192)
+    );
+    assert!(
+        config.tied_embeddings,
+        "SmolLM2 ties its output projection to the embedding"
+    );
+    assert!(!config.qkv_bias && !config.qk_norm);
 }
