@@ -137,6 +137,29 @@ pub fn quantize(
 }
 
 impl BlockQuantized {
+    /// Replaces `out` with row `row` expanded to f32 (the CPU engine's matrix-vector product
+    /// reads one row at a time).
+    pub fn dequantize_row_into(&self, row: usize, out: &mut Vec<f32>) {
+        let per_word = self.bits.per_word();
+        let width = 32 / per_word;
+        let mask = (1u32 << width) - 1;
+        let blocks_per_row = self.cols / BLOCK;
+        out.clear();
+        for block in row * blocks_per_row..(row + 1) * blocks_per_row {
+            let scale = self.scales[block];
+            for word in &self.words[block * BLOCK / per_word..(block + 1) * BLOCK / per_word] {
+                for i in 0..per_word {
+                    let field = (word >> (i * width)) & mask;
+                    let level = match self.bits {
+                        Bits::Eight => field as u8 as i8 as f32,
+                        Bits::Four => field as f32 - 8.0,
+                    };
+                    out.push(level * scale);
+                }
+            }
+        }
+    }
+
     /// Expands back to f32 (the reference the GPU kernels are checked against).
     pub fn dequantize(&self) -> Vec<f32> {
         let per_word = self.bits.per_word();

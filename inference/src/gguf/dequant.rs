@@ -22,6 +22,19 @@ pub fn dequantize(
         )));
     }
     let mut out = Vec::with_capacity(elements);
+    expand(ggml_type, bytes, &mut out);
+    Ok(out)
+}
+
+/// Replaces `out` with the values of `bytes`, which must hold whole blocks of `ggml_type`
+/// (the caller has validated the tensor's size); a partial trailing block is ignored.
+/// Matrix kernels call this once per row with a reused buffer.
+pub fn dequantize_into(ggml_type: GgmlType, bytes: &[u8], out: &mut Vec<f32>) {
+    out.clear();
+    expand(ggml_type, bytes, out);
+}
+
+fn expand(ggml_type: GgmlType, bytes: &[u8], out: &mut Vec<f32>) {
     let (_, block_bytes) = ggml_type.block();
     match ggml_type {
         GgmlType::F32 => out.extend(
@@ -37,17 +50,16 @@ pub fn dequantize(
         _ => {
             for block in bytes.chunks_exact(block_bytes as usize) {
                 match ggml_type {
-                    GgmlType::Q8_0 => q8_0(block, &mut out),
-                    GgmlType::Q4_0 => q4_0(block, &mut out),
-                    GgmlType::Q4_1 => q4_1(block, &mut out),
-                    GgmlType::Q4K => q4_k(block, &mut out),
-                    GgmlType::Q6K => q6_k(block, &mut out),
+                    GgmlType::Q8_0 => q8_0(block, out),
+                    GgmlType::Q4_0 => q4_0(block, out),
+                    GgmlType::Q4_1 => q4_1(block, out),
+                    GgmlType::Q4K => q4_k(block, out),
+                    GgmlType::Q6K => q6_k(block, out),
                     GgmlType::F32 | GgmlType::F16 => unreachable!("handled above"),
                 }
             }
         }
     }
-    Ok(out)
 }
 
 fn half(block: &[u8], at: usize) -> f32 {

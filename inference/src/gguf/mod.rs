@@ -8,7 +8,7 @@ mod f16;
 mod reader;
 mod types;
 
-pub use dequant::dequantize;
+pub use dequant::{dequantize, dequantize_into};
 pub use error::GgufError;
 pub use f16::f16_to_f32;
 pub use types::GgmlType;

@@ -1,0 +1,354 @@
+//! The generation loop: prefill the prompt, then sample token by token into the preallocated
+//! KV cache, streaming whole UTF-8 text, until a stop token, a stop string, the token budget,
+//! the context end, or cancellation.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::model::ModelError;
+use crate::sampling::{Sampler, SamplingParams};
+
+/// Anything that turns tokens at positions into next-token logits (the CPU engine, the GPU
+/// engine); generation is written once against this.
+pub trait Forward {
+    /// Runs `tokens` at positions `start..`, returning the logits after the last one.
+    fn forward(&mut self, tokens: &[u32], start: usize) -> Result<Vec<f32>, ModelError>;
+    /// Positions the KV cache holds.
+    fn capacity(&self) -> usize;
+}
+
+impl Forward for crate::model::CpuModel {
+    fn forward(&mut self, tokens: &[u32], start: usize) -> Result<Vec<f32>, ModelError> {
+        crate::model::CpuModel::forward(self, tokens, start)
+    }
+
+    fn capacity(&self) -> usize {
+        crate::model::CpuModel::capacity(self)
+    }
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Prompt token ids (template already applied).
+    pub prompt: Vec<u32>,
+    /// Most tokens to produce.
+    pub max_tokens: usize,
+    /// Sampling settings.
+    pub sampling: SamplingParams,
+    /// Tokens that end the answer (not included in it).
+    pub stop_tokens: Vec<u32>,
+    /// Strings that end the answer (cut from it).
+    pub stop_strings: Vec<String>,
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// `max_tokens` produced.
+    MaxTokens,
+    /// A stop token came.
+    StopToken,
+    /// A stop string appeared.
+    StopString,
+    /// The KV cache is full.
+    ContextFull,
+    /// The caller set the cancel flag.
+    Cancelled,
+}
+
+/// The result and its timings.
+#[derive(Debug, Clone)]
+pub struct Generation {
+    /// Generated token ids (without a stop token).
+    pub tokens: Vec<u32>,
+    /// Generated text (cut before a stop string).
+    pub text: String,
+    /// Why it ended.
+    pub stop: StopReason,
+    /// Seconds spent on the prompt.
+    pub prefill_seconds: f64,
+    /// Seconds spent producing tokens after the first.
+    pub decode_seconds: f64,
+}
+
+impl Generation {
+    /// Prompt tokens per second.
+    pub fn prefill_rate(&self, prompt_tokens: usize) -> f64 {
+        prompt_tokens as f64 / self.prefill_seconds.max(1e-9)
+    }
+
+    /// Generated tokens per second (each decode step after the prefill).
+    pub fn decode_rate(&self) -> f64 {
+        self.tokens.len().saturating_sub(1) as f64 / self.decode_seconds.max(1e-9)
+    }
+}
+
+/// Seconds since an arbitrary start (0 in the browser build, which times on the JS side).
+fn now() -> f64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::sync::OnceLock;
+        static START: OnceLock<std::time::Instant> = OnceLock::new();
+        START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_secs_f64()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        0.0
+    }
+}
+
+/// Turns token bytes into text pieces: only whole UTF-8 is emitted, and text that might be the
+/// start of a stop string is held back until it is known not to be.
+struct TextStream {
+    pending: Vec<u8>,
+    text: String,
+    emitted: usize,
+}
+
+impl TextStream {
+    fn push(&mut self, bytes: &[u8]) {
+        self.pending.extend_from_slice(bytes);
+        let valid = match std::str::from_utf8(&self.pending) {
+            Ok(_) => self.pending.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(_) => self.pending.len(),
+        };
+        let piece: Vec<u8> = self.pending.drain(..valid).collect();
+        self.text.push_str(&String::from_utf8_lossy(&piece));
+    }
+
+    /// The first stop string found in the text so far, cutting the text before it.
+    fn cut_at_stop(&mut self, stops: &[String]) -> bool {
+        let found = stops
+            .iter()
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| self.text.find(s.as_str()))
+            .min();
+        if let Some(at) = found {
+            self.text.truncate(at);
+            return true;
+        }
+        false
+    }
+
+    /// Text that can be shown now.
+    fn ready(&mut self, stops: &[String], finished: bool) -> &str {
+        let mut end = self.text.len();
+        if !finished {
+            for stop in stops {
+                for len in (1..stop.len()).rev() {
+                    if stop.is_char_boundary(len) && self.text.ends_with(&stop[..len]) {
+                        end = end.min(self.text.len() - len);
+                        break;
+                    }
+                }
+            }
+        }
+        let start = self.emitted.min(end);
+        self.emitted = end.max(self.emitted);
+        &self.text[start..end]
+    }
+}
+
+/// Generates for `request`, calling `on_text` with each new piece of text.
+pub fn generate(
+    model: &mut dyn Forward,
+    token_bytes: &dyn Fn(u32) -> Vec<u8>,
+    request: &Request,
+    cancel: &AtomicBool,
+    on_text: &mut dyn FnMut(&str),
+) -> Result<Generation, ModelError> {
+    request.sampling.validate().map_err(ModelError::Invalid)?;
+    if request.prompt.is_empty() {
+        return Err(ModelError::Invalid("the prompt has no tokens".into()));
+    }
+    let capacity = model.capacity();
+    if request.prompt.len() >= capacity {
+        return Err(ModelError::ContextFull {
+            needed: request.prompt.len() + 1,
+            capacity,
+        });
+    }
+    let mut sampler = Sampler::new(request.sampling.clone());
+    let mut seen = request.prompt.clone();
+    let mut stream = TextStream {
+        pending: Vec::new(),
+        text: String::new(),
+        emitted: 0,
+    };
+    let started = now();
+    let mut logits = model.forward(&request.prompt, 0)?;
+    let prefill_seconds = now() - started;
+    let decode_started = now();
+    let mut tokens = Vec::new();
+    let stop = loop {
+        if cancel.load(Ordering::Relaxed) {
+            break StopReason::Cancelled;
+        }
+        if tokens.len() >= request.max_tokens {
+            break StopReason::MaxTokens;
+        }
+        let token = sampler.sample(&mut logits, &seen);
+        if request.stop_tokens.contains(&token) {
+            break StopReason::StopToken;
+        }
+        tokens.push(token);
+        seen.push(token);
+        stream.push(&token_bytes(token));
+        if stream.cut_at_stop(&request.stop_strings) {
+            break StopReason::StopString;
+        }
+        on_text(stream.ready(&request.stop_strings, false));
+        if tokens.len() >= request.max_tokens {
+            break StopReason::MaxTokens;
+        }
+        let position = seen.len() - 1;
+        if position + 1 > capacity {
+            break StopReason::ContextFull;
+        }
+        logits = model.forward(&[token], position)?;
+    };
+    let tail = stream.ready(&request.stop_strings, true).to_owned();
+    if !tail.is_empty() {
+        on_text(&tail);
+    }
+    Ok(Generation {
+        tokens,
+        text: stream.text,
+        stop,
+        prefill_seconds,
+        decode_seconds: now() - decode_started,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in model over a tiny vocabulary: it always predicts `next[last token]`.
+    struct Scripted {
+        next: Vec<u32>,
+        capacity: usize,
+        calls: usize,
+    }
+
+    impl Forward for Scripted {
+        fn forward(&mut self, tokens: &[u32], start: usize) -> Result<Vec<f32>, ModelError> {
+            assert!(start + tokens.len() <= self.capacity, "cache overrun");
+            self.calls += 1;
+            let mut logits = vec![0.0; self.next.len()];
+            logits[self.next[*tokens.last().unwrap() as usize] as usize] = 10.0;
+            Ok(logits)
+        }
+        fn capacity(&self) -> usize {
+            self.capacity
+        }
+    }
+
+    const PIECES: [&[u8]; 5] = [b"a", b"b", b"\xc3", b"\xa9", b"<END>"];
+
+    fn request(prompt: Vec<u32>, max_tokens: usize) -> Request {
+        Request {
+            prompt,
+            max_tokens,
+            sampling: SamplingParams::default(),
+            stop_tokens: vec![],
+            stop_strings: vec![],
+        }
+    }
+
+    fn run(model: &mut Scripted, req: &Request) -> (Generation, Vec<String>) {
+        let mut pieces = Vec::new();
+        let bytes = |t: u32| PIECES[t as usize].to_vec();
+        let generation = generate(model, &bytes, req, &AtomicBool::new(false), &mut |p| {
+            if !p.is_empty() {
+                pieces.push(p.to_owned())
+            }
+        })
+        .unwrap();
+        (generation, pieces)
+    }
+
+    #[test]
+    fn streams_whole_characters_and_stops_on_a_stop_token() {
+        // a → é (two byte tokens) → b → <END>
+        let mut model = Scripted {
+            next: vec![2, 4, 3, 1, 4],
+            capacity: 64,
+            calls: 0,
+        };
+        let mut req = request(vec![0], 10);
+        req.stop_tokens = vec![4];
+        let (generation, pieces) = run(&mut model, &req);
+        assert_eq!(generation.tokens, [2, 3, 1]);
+        assert_eq!(generation.text, "éb");
+        assert_eq!(generation.stop, StopReason::StopToken);
+        assert_eq!(pieces, ["é", "b"], "no half character is ever shown");
+    }
+
+    #[test]
+    fn stop_strings_are_cut_and_never_streamed() {
+        let mut model = Scripted {
+            next: vec![1, 4, 0, 0, 0],
+            capacity: 64,
+            calls: 0,
+        };
+        let mut req = request(vec![0], 10);
+        req.stop_strings = vec!["b<END>".into()];
+        let (generation, pieces) = run(&mut model, &req);
+        assert_eq!(generation.stop, StopReason::StopString);
+        assert_eq!(generation.text, "");
+        assert!(pieces.is_empty(), "{pieces:?}");
+    }
+
+    #[test]
+    fn budget_context_and_cancel_end_cleanly() {
+        let mut model = Scripted {
+            next: vec![1, 0, 0, 0, 0],
+            capacity: 64,
+            calls: 0,
+        };
+        let (generation, _) = run(&mut model, &request(vec![0], 5));
+        assert_eq!(
+            (generation.tokens.len(), generation.stop),
+            (5, StopReason::MaxTokens)
+        );
+        assert_eq!(model.calls, 5, "one prefill and four decode steps");
+
+        let mut small = Scripted {
+            next: vec![1, 0, 0, 0, 0],
+            capacity: 4,
+            calls: 0,
+        };
+        let (generation, _) = run(&mut small, &request(vec![0, 1], 100));
+        assert_eq!(generation.stop, StopReason::ContextFull);
+        assert_eq!(generation.tokens.len(), 3);
+
+        let long = request(vec![0; 4], 1);
+        let error = generate(
+            &mut small,
+            &|_| vec![],
+            &long,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        assert!(matches!(error, Err(ModelError::ContextFull { .. })));
+
+        let cancelled = AtomicBool::new(true);
+        let generation = generate(
+            &mut model,
+            &|_| vec![],
+            &request(vec![0], 5),
+            &cancelled,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(
+            (generation.tokens.len(), generation.stop),
+            (0, StopReason::Cancelled)
+        );
+    }
+}

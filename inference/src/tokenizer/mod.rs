@@ -1,0 +1,227 @@
+//! The GPT-2 style byte-level BPE tokenizer embedded in GGUF metadata
+//! (`tokenizer.ggml.model = gpt2`), with llama.cpp's pre-tokenization for the `gpt2` and
+//! `smollm` pre-tokenizer types. Checked token for token against llama.cpp.
+
+mod bytes;
+mod pretokenize;
+
+use std::collections::HashMap;
+
+pub use pretokenize::PreTokenizer;
+
+use crate::gguf::{GgufFile, MetaValue};
+
+/// Why a tokenizer could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenizerError(pub String);
+
+impl std::fmt::Display for TokenizerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "tokenizer: {}", self.0)
+    }
+}
+
+impl std::error::Error for TokenizerError {}
+
+/// GGUF token type of control tokens (`<|im_start|>` and friends).
+const CONTROL: i64 = 3;
+/// GGUF token type of user-defined tokens.
+const USER_DEFINED: i64 = 4;
+
+/// A byte-level BPE tokenizer.
+#[derive(Debug, Clone)]
+pub struct BpeTokenizer {
+    tokens: Vec<String>,
+    ids: HashMap<String, u32>,
+    ranks: HashMap<String, u32>,
+    pre: PreTokenizer,
+    special: Vec<(String, u32)>,
+    /// Beginning-of-sequence token.
+    pub bos: Option<u32>,
+    /// End-of-sequence token.
+    pub eos: Option<u32>,
+    /// Whether prompts start with the BOS token (`tokenizer.ggml.add_bos_token`).
+    pub add_bos: bool,
+}
+
+fn strings(value: Option<&MetaValue>, what: &str) -> Result<Vec<String>, TokenizerError> {
+    match value {
+        Some(MetaValue::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| TokenizerError(format!("{what} holds a non-string")))
+            })
+            .collect(),
+        _ => Err(TokenizerError(format!("{what} is missing"))),
+    }
+}
+
+impl BpeTokenizer {
+    /// Builds the tokenizer from a GGUF file's `tokenizer.ggml.*` metadata.
+    pub fn from_gguf(file: &GgufFile) -> Result<Self, TokenizerError> {
+        let meta = &file.metadata;
+        let model = meta
+            .get("tokenizer.ggml.model")
+            .and_then(MetaValue::as_str)
+            .unwrap_or("");
+        if model != "gpt2" {
+            return Err(TokenizerError(format!(
+                "tokenizer model {model:?} is not supported yet (gpt2 is)"
+            )));
+        }
+        let pre_name = meta
+            .get("tokenizer.ggml.pre")
+            .and_then(MetaValue::as_str)
+            .unwrap_or("gpt2");
+        let pre = PreTokenizer::by_name(pre_name).ok_or_else(|| {
+            TokenizerError(format!("pre-tokenizer {pre_name:?} is not supported yet"))
+        })?;
+        let tokens = strings(meta.get("tokenizer.ggml.tokens"), "tokenizer.ggml.tokens")?;
+        let merges = strings(meta.get("tokenizer.ggml.merges"), "tokenizer.ggml.merges")?;
+        let types: Vec<i64> = match meta.get("tokenizer.ggml.token_type") {
+            Some(MetaValue::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    MetaValue::I64(t) => *t,
+                    MetaValue::U64(t) => *t as i64,
+                    _ => 1,
+                })
+                .collect(),
+            _ => vec![1; tokens.len()],
+        };
+        let ids: HashMap<String, u32> = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
+        let ranks = merges
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| (m, i as u32))
+            .collect();
+        let mut special: Vec<(String, u32)> = tokens
+            .iter()
+            .zip(&types)
+            .enumerate()
+            .filter(|(_, (_, t))| **t == CONTROL || **t == USER_DEFINED)
+            .map(|(i, (text, _))| (text.clone(), i as u32))
+            .filter(|(text, _)| !text.is_empty())
+            .collect();
+        special.sort_by_key(|(text, _)| std::cmp::Reverse(text.len()));
+        let id = |key: &str| {
+            meta.get(key)
+                .and_then(MetaValue::as_u64)
+                .and_then(|v| u32::try_from(v).ok())
+                .filter(|v| (*v as usize) < tokens.len())
+        };
+        Ok(Self {
+            bos: id("tokenizer.ggml.bos_token_id"),
+            eos: id("tokenizer.ggml.eos_token_id"),
+            add_bos: matches!(
+                meta.get("tokenizer.ggml.add_bos_token"),
+                Some(MetaValue::Bool(true))
+            ),
+            tokens,
+            ids,
+            ranks,
+            pre,
+            special,
+        })
+    }
+
+    /// Number of tokens in the vocabulary.
+    pub fn vocab_size(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// Encodes plain text: special-token strings are treated as ordinary text.
+    pub fn encode(&self, text: &str) -> Vec<u32> {
+        let mut out = Vec::new();
+        for piece in self.pre.split(text) {
+            self.encode_piece(piece, &mut out);
+        }
+        out
+    }
+
+    /// Encodes text in which special-token strings (e.g. `<|im_start|>`) become their ids,
+    /// as chat templates need.
+    pub fn encode_with_special(&self, text: &str) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            let next = self
+                .special
+                .iter()
+                .filter_map(|(s, id)| rest.find(s.as_str()).map(|at| (at, s.len(), *id)))
+                .min_by_key(|(at, len, _)| (*at, std::cmp::Reverse(*len)));
+            match next {
+                Some((at, len, id)) => {
+                    out.extend(self.encode(&rest[..at]));
+                    out.push(id);
+                    rest = &rest[at + len..];
+                }
+                None => {
+                    out.extend(self.encode(rest));
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    fn encode_piece(&self, piece: &str, out: &mut Vec<u32>) {
+        let mapped = bytes::to_symbols(piece.as_bytes());
+        let mut symbols: Vec<String> = mapped.chars().map(String::from).collect();
+        loop {
+            let best = symbols
+                .windows(2)
+                .enumerate()
+                .filter_map(|(i, pair)| {
+                    self.ranks
+                        .get(&format!("{} {}", pair[0], pair[1]))
+                        .map(|rank| (*rank, i))
+                })
+                .min();
+            let Some((_, i)) = best else { break };
+            let right = symbols.remove(i + 1);
+            symbols[i].push_str(&right);
+        }
+        for symbol in symbols {
+            match self.ids.get(&symbol) {
+                Some(id) => out.push(*id),
+                None => out.extend(
+                    symbol
+                        .chars()
+                        .filter_map(|c| self.ids.get(&c.to_string()).copied()),
+                ),
+            }
+        }
+    }
+
+    /// The id of a vocabulary entry given as its text (e.g. `<|im_end|>` for a stop token).
+    pub fn token_id(&self, text: &str) -> Option<u32> {
+        self.ids.get(text).copied()
+    }
+
+    /// Whether `id` is a control or user-defined token (rendered as its literal text).
+    pub fn is_special(&self, id: u32) -> bool {
+        self.special.iter().any(|(_, s)| *s == id)
+    }
+
+    /// The raw bytes one token stands for; streaming joins these and emits only whole UTF-8.
+    pub fn token_bytes(&self, id: u32) -> Vec<u8> {
+        match self.tokens.get(id as usize) {
+            Some(token) if self.is_special(id) => token.as_bytes().to_vec(),
+            Some(token) => bytes::from_symbols(token),
+            None => Vec::new(),
+        }
+    }
+
+    /// Decodes ids back to text (invalid UTF-8 from partial tokens becomes U+FFFD).
+    pub fn decode(&self, ids: &[u32]) -> String {
+        let raw: Vec<u8> = ids.iter().flat_map(|id| self.token_bytes(*id)).collect();
+        String::from_utf8_lossy(&raw).into_owned()
+    }
+}
