@@ -115,22 +115,27 @@ impl ModelConfig {
             .as_u64()
             .map(|v| v as usize)
             .unwrap_or(hidden / heads.max(1));
-        let rope_scaling = match &json["rope_scaling"] {
-            Value::Object(s)
-                if s.get("rope_type").or(s.get("type")).and_then(Value::as_str)
-                    == Some("llama3") =>
-            {
-                Some(RopeScaling {
-                    factor: s["factor"].as_f64().unwrap_or(1.0) as f32,
-                    low_freq_factor: s["low_freq_factor"].as_f64().unwrap_or(1.0) as f32,
-                    high_freq_factor: s["high_freq_factor"].as_f64().unwrap_or(4.0) as f32,
-                    original_context: s["original_max_position_embeddings"]
-                        .as_u64()
-                        .unwrap_or(8192) as usize,
-                })
-            }
-            Value::Null => None,
-            other => return Err(ConfigError(format!("unsupported rope_scaling {other}"))),
+        // transformers ≥ 5 writes `rope_parameters`; older files `rope_theta` + `rope_scaling`.
+        let rope = match &json["rope_parameters"] {
+            Value::Object(_) => &json["rope_parameters"],
+            _ => &json["rope_scaling"],
+        };
+        let rope_theta = json["rope_theta"]
+            .as_f64()
+            .or(rope["rope_theta"].as_f64())
+            .unwrap_or(10_000.0) as f32;
+        let rope_type = rope["rope_type"].as_str().or(rope["type"].as_str());
+        let rope_scaling = match (rope, rope_type) {
+            (Value::Null, _) | (_, Some("default")) => None,
+            (s, Some("llama3")) => Some(RopeScaling {
+                factor: s["factor"].as_f64().unwrap_or(1.0) as f32,
+                low_freq_factor: s["low_freq_factor"].as_f64().unwrap_or(1.0) as f32,
+                high_freq_factor: s["high_freq_factor"].as_f64().unwrap_or(4.0) as f32,
+                original_context: s["original_max_position_embeddings"]
+                    .as_u64()
+                    .unwrap_or(8192) as usize,
+            }),
+            (other, _) => return Err(ConfigError(format!("unsupported RoPE scaling {other}"))),
         };
         let config = Self {
             family,
@@ -143,7 +148,7 @@ impl ModelConfig {
             vocab: int("vocab_size")?,
             context: int("max_position_embeddings")?,
             rms_eps: float("rms_norm_eps", 1e-6),
-            rope_theta: float("rope_theta", 10_000.0),
+            rope_theta,
             rope_scaling,
             tied_embeddings: json["tie_word_embeddings"].as_bool().unwrap_or(false),
             qkv_bias: family == Family::Qwen2 || json["attention_bias"].as_bool().unwrap_or(false),

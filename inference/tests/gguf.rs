@@ -39,7 +39,9 @@ fn metadata_of_every_kind_is_read() {
     let names: Vec<&str> = file.tensors.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         names,
-        ["f32", "f16", "q8_0", "q4_0", "q4_1", "q4_k", "q6_k"]
+        [
+            "f32", "f16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q6_k"
+        ]
     );
     assert_eq!(file.tensor("q4_k").unwrap().dims, [512, 2]);
 }
@@ -88,6 +90,8 @@ fn every_block_type_dequantizes_bit_for_bit_like_gguf() {
             GgmlType::Q8_0,
             GgmlType::Q4_0,
             GgmlType::Q4_1,
+            GgmlType::Q5_0,
+            GgmlType::Q5_1,
             GgmlType::Q4K,
             GgmlType::Q6K
         ]

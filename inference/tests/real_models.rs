@@ -70,3 +70,78 @@ fn smollm2_q4_1_parses_and_every_tensor_dequantizes() {
     );
     assert!(!config.qkv_bias && !config.qk_norm);
 }
+
+/// Checks tokenizer and greedy continuation of a real model against
+/// fixtures/real/<name>.json (made by make_real_references.py).
+fn check_against_references(name: &str, path: &str) {
+    use airlock_inference::generate::{Request, generate};
+    use airlock_inference::loaded::LoadedModel;
+    use airlock_inference::sampling::SamplingParams;
+    use std::sync::atomic::AtomicBool;
+
+    let fixture = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/fixtures/real/{name}.json"));
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    let ids = |v: &serde_json::Value| -> Vec<u32> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_u64().unwrap() as u32)
+            .collect()
+    };
+    let mut loaded = LoadedModel::open(std::path::Path::new(path), 512).unwrap();
+    for case in reference["tokenizer"].as_array().unwrap() {
+        let text = case["text"].as_str().unwrap();
+        let ours = if case["special"].as_bool().unwrap() {
+            loaded.tokenizer.encode_with_special(text)
+        } else {
+            loaded.tokenizer.encode(text)
+        };
+        assert_eq!(ours, ids(&case["ids"]), "{name}: tokens of {text:?}");
+        assert_eq!(loaded.tokenizer.decode(&ours), text, "{name}: round trip");
+    }
+    for case in reference["greedy"].as_array().unwrap() {
+        let expected = ids(&case["transformers"]);
+        let request = Request {
+            prompt: ids(&case["prompt_ids"]),
+            max_tokens: expected.len(),
+            sampling: SamplingParams::default(),
+            stop_tokens: vec![],
+            stop_strings: vec![],
+        };
+        let got = generate(
+            &mut loaded.model,
+            &|_| vec![],
+            &request,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .unwrap()
+        .tokens;
+        let label = case["label"].as_str().unwrap();
+        assert!(expected.len() >= 16);
+        assert_eq!(got, expected, "{name} {label}: greedy continuation");
+        let llama_cpp = ids(&case["llama_cpp"]);
+        let agree = got
+            .iter()
+            .zip(&llama_cpp)
+            .take_while(|(a, b)| a == b)
+            .count();
+        eprintln!("{name} {label}: equal to transformers; first {agree} tokens equal llama.cpp's");
+    }
+}
+
+#[test]
+#[ignore = "needs the SmolLM2 model file; cargo xtask test provides it"]
+fn smollm2_tokens_and_greedy_continuations_match_the_references() {
+    let path = std::env::var("AIRLOCK_SMOLLM2_GGUF").expect("AIRLOCK_SMOLLM2_GGUF");
+    check_against_references("smollm2", &path);
+}
+
+#[test]
+#[ignore = "opt-in: needs the 491 MB Qwen2.5-Coder file (cargo xtask test --qwen provides it)"]
+fn qwen_coder_tokens_and_greedy_continuations_match_the_references() {
+    let path = std::env::var("AIRLOCK_QWEN_CODER_GGUF").expect("AIRLOCK_QWEN_CODER_GGUF");
+    check_against_references("qwen2.5-coder", &path);
+}

@@ -3,7 +3,9 @@
 //! - `cargo xtask run [-- airlock serve args]`: build everything, then serve the IDE.
 //! - `cargo xtask build`: build the front end into `static/dist` and the release binary.
 //! - `cargo xtask web`: build only the front end.
-//! - `cargo xtask test`: every test (unit, integration, browser e2e).
+//! - `cargo xtask test [--qwen]`: every test (unit, integration, real models, browser e2e);
+//!   `--qwen` adds the opt-in Qwen2.5-Coder test (a 491 MB download, cached).
+//! - `cargo xtask models [--qwen]`: fetch (once, sha256-checked) and print the real model files.
 //! - `cargo xtask lint`: rustfmt and clippy, warnings as errors.
 //! - `cargo xtask setup`: install the Debian and npm pieces (as root), or say what to install.
 
@@ -53,15 +55,24 @@ fn run() -> anyhow::Result<()> {
                     .current_dir(std::env::current_dir()?),
             )
         }
-        "test" => test(&root),
+        "test" => test(&root, rest.iter().any(|a| a == "--qwen")),
+        "models" => {
+            println!("{}", models::ensure(&models::SMOLLM2)?.display());
+            if rest.iter().any(|a| a == "--qwen") {
+                println!("{}", models::ensure(&models::QWEN_CODER)?.display());
+            }
+            Ok(())
+        }
         "lint" => lint(&root),
         "help" | "--help" | "-h" => {
             println!(
                 "{}",
                 include_str!("main.rs")
                     .lines()
-                    .take(8)
-                    .map(|l| l.trim_start_matches("//! "))
+                    .take_while(|l| l.starts_with("//!"))
+                    .map(|l| l
+                        .strip_prefix("//! ")
+                        .unwrap_or(l.trim_start_matches("//!")))
                     .collect::<Vec<_>>()
                     .join("\n")
             );
@@ -105,8 +116,9 @@ fn build_appliance(root: &Path, release: bool) -> anyhow::Result<PathBuf> {
     Ok(target_dir(root).join(profile).join("airlock"))
 }
 
-/// Every test: Rust unit and integration tests, then the browser end-to-end suite.
-fn test(root: &Path) -> anyhow::Result<()> {
+/// Every test: Rust unit and integration tests, the real-model tests, then the browser
+/// end-to-end suite. `with_qwen` adds the opt-in Qwen2.5-Coder test (491 MB download).
+fn test(root: &Path, with_qwen: bool) -> anyhow::Result<()> {
     let chromium = prereqs::chromium()?;
     prereqs::npm_dependencies(root)?;
     web::build(root)?;
@@ -122,21 +134,28 @@ fn test(root: &Path) -> anyhow::Result<()> {
             .args(["test", "-p", "airlock-app", "--lib"]),
     )?;
     let smollm2 = models::ensure(&models::SMOLLM2)?;
-    process::run(
-        cargo()
-            .current_dir(root)
-            .args([
-                "test",
-                "--release",
-                "-p",
-                "airlock-inference",
-                "--test",
-                "real_models",
-                "--",
-                "--ignored",
-            ])
-            .env("AIRLOCK_SMOLLM2_GGUF", &smollm2),
-    )?;
+    let mut real = cargo();
+    real.current_dir(root)
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "airlock-inference",
+            "--test",
+            "real_models",
+            "--",
+            "--ignored",
+        ])
+        .env("AIRLOCK_SMOLLM2_GGUF", &smollm2);
+    if with_qwen {
+        real.env(
+            "AIRLOCK_QWEN_CODER_GGUF",
+            models::ensure(&models::QWEN_CODER)?,
+        );
+    } else {
+        real.args(["--skip", "qwen_coder"]);
+    }
+    process::run(&mut real)?;
     let binary = build_appliance(root, false)?;
     process::run(
         process::command("node")

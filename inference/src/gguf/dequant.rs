@@ -53,6 +53,8 @@ fn expand(ggml_type: GgmlType, bytes: &[u8], out: &mut Vec<f32>) {
                     GgmlType::Q8_0 => q8_0(block, out),
                     GgmlType::Q4_0 => q4_0(block, out),
                     GgmlType::Q4_1 => q4_1(block, out),
+                    GgmlType::Q5_0 => q5(block, out, false),
+                    GgmlType::Q5_1 => q5(block, out, true),
                     GgmlType::Q4K => q4_k(block, out),
                     GgmlType::Q6K => q6_k(block, out),
                     GgmlType::F32 | GgmlType::F16 => unreachable!("handled above"),
@@ -83,6 +85,32 @@ fn q4_1(block: &[u8], out: &mut Vec<f32>) {
     let qs = &block[4..20];
     out.extend(qs.iter().map(|q| d * f32::from(q & 0x0f) + m));
     out.extend(qs.iter().map(|q| d * f32::from(q >> 4) + m));
+}
+
+/// Q5_0 (`d·(q−16)`) and Q5_1 (`d·q + m`): four low bits in `qs`, the fifth bit of weight i
+/// in bit i of the little-endian u32 `qh`.
+fn q5(block: &[u8], out: &mut Vec<f32>, with_min: bool) {
+    let d = half(block, 0);
+    let (m, at) = if with_min {
+        (half(block, 2), 4)
+    } else {
+        (0.0, 2)
+    };
+    let qh = u32::from_le_bytes([block[at], block[at + 1], block[at + 2], block[at + 3]]);
+    let qs = &block[at + 4..at + 20];
+    for i in 0..32 {
+        let low = if i < 16 {
+            qs[i] & 0x0f
+        } else {
+            qs[i - 16] >> 4
+        };
+        let q = low | ((((qh >> i) & 1) as u8) << 4);
+        out.push(if with_min {
+            d * f32::from(q) + m
+        } else {
+            d * f32::from(q as i8 - 16)
+        });
+    }
 }
 
 /// The 6-bit scale and min of sub-block `j` (ggml's `get_scale_min_k4`).

@@ -11,6 +11,10 @@ pub enum GgmlType {
     Q4_0,
     /// 32 weights: f16 scale and min, 32 × 4-bit.
     Q4_1,
+    /// 32 weights: f16 scale, 32 × 5-bit (offset 16), high bits packed in a u32.
+    Q5_0,
+    /// 32 weights: f16 scale and min, 32 × 5-bit.
+    Q5_1,
     /// 32 weights: f16 scale, 32 × int8.
     Q8_0,
     /// 256 weights: super-block scale/min, 8 sub-blocks with 6-bit scales/mins, 4-bit weights.
@@ -27,6 +31,8 @@ impl GgmlType {
             1 => GgmlType::F16,
             2 => GgmlType::Q4_0,
             3 => GgmlType::Q4_1,
+            6 => GgmlType::Q5_0,
+            7 => GgmlType::Q5_1,
             8 => GgmlType::Q8_0,
             12 => GgmlType::Q4K,
             14 => GgmlType::Q6K,
@@ -41,6 +47,8 @@ impl GgmlType {
             GgmlType::F16 => (1, 2),
             GgmlType::Q4_0 => (32, 18),
             GgmlType::Q4_1 => (32, 20),
+            GgmlType::Q5_0 => (32, 22),
+            GgmlType::Q5_1 => (32, 24),
             GgmlType::Q8_0 => (32, 34),
             GgmlType::Q4K => (256, 144),
             GgmlType::Q6K => (256, 210),

@@ -1,0 +1,216 @@
+//! The engine against `transformers` on tiny random Llama / Qwen2 / Qwen3 models
+//! (fixtures/models, written by make_tiny_models.py): logits within 1e-3 of the logit range at
+//! the recorded prompt positions and the same greedy continuation, for f32 and f16 safetensors
+//! and for every GGUF block type; plus the GGUF tokenizer against the HF tokenizer's ids.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use airlock_inference::config::ModelConfig;
+use airlock_inference::generate::{Request, generate};
+use airlock_inference::gguf::GgufFile;
+use airlock_inference::model::{CpuModel, LoadFormat, load_gguf, load_safetensors};
+use airlock_inference::safetensors::SafeTensors;
+use airlock_inference::sampling::SamplingParams;
+use airlock_inference::tokenizer::BpeTokenizer;
+use serde_json::Value;
+
+const FAMILIES: [&str; 3] = ["llama", "qwen2", "qwen3"];
+const GGUF_TYPES: [&str; 6] = ["f16", "q8_0", "q4_0", "q4_1", "q4_k", "q6_k"];
+
+fn dir(family: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/models")
+        .join(family)
+}
+
+fn reference(family: &str) -> Value {
+    let text = std::fs::read_to_string(dir(family).join("reference.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn ids(value: &Value) -> Vec<u32> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect()
+}
+
+fn safetensors_model(family: &str, file: &str, format: LoadFormat) -> CpuModel {
+    let config = ModelConfig::from_hf_json(
+        &std::fs::read_to_string(dir(family).join("config.json")).unwrap(),
+    )
+    .unwrap();
+    let bytes = std::fs::read(dir(family).join(file)).unwrap();
+    let parsed = SafeTensors::parse(&bytes).unwrap();
+    CpuModel::new(
+        load_safetensors(&bytes, &parsed, config, format).unwrap(),
+        256,
+    )
+}
+
+fn gguf_model(family: &str, label: &str) -> (CpuModel, BpeTokenizer) {
+    let bytes = Arc::new(std::fs::read(dir(family).join(format!("model-{label}.gguf"))).unwrap());
+    let file = GgufFile::parse(&bytes).unwrap();
+    let weights = load_gguf(&bytes, &file).unwrap();
+    (
+        CpuModel::new(weights, 256),
+        BpeTokenizer::from_gguf(&file).unwrap(),
+    )
+}
+
+/// Largest |ours − reference| over the recorded positions, divided by the reference logit range.
+fn scaled_error(model: &mut CpuModel, prompt: &[u32], case: &Value) -> f32 {
+    let all = model.forward_all(prompt, 0, true).unwrap();
+    let positions = ids(&case["positions"]);
+    let mut worst = 0f32;
+    for (p, expected) in positions.iter().zip(case["logits"].as_array().unwrap()) {
+        let expected: Vec<f32> = expected
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        let got = &all[*p as usize];
+        assert_eq!(got.len(), expected.len());
+        let (lo, hi) = expected
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        let diff = got
+            .iter()
+            .zip(&expected)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        worst = worst.max(diff / (hi - lo));
+    }
+    worst
+}
+
+fn greedy(model: &mut CpuModel, prompt: &[u32], count: usize) -> Vec<u32> {
+    let request = Request {
+        prompt: prompt.to_vec(),
+        max_tokens: count,
+        sampling: SamplingParams::default(),
+        stop_tokens: vec![],
+        stop_strings: vec![],
+    };
+    generate(
+        model,
+        &|_| vec![],
+        &request,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap()
+    .tokens
+}
+
+fn check(family: &str, case_name: &str, model: &mut CpuModel) {
+    let reference = reference(family);
+    let prompt = ids(&reference["prompt_ids"]);
+    let case = &reference["cases"][case_name];
+    let error = scaled_error(model, &prompt, case);
+    assert!(
+        error < 1e-3,
+        "{family} {case_name}: logits off by {error} of the range"
+    );
+    let expected = ids(&case["greedy"]);
+    assert_eq!(expected.len(), 32);
+    let got = greedy(model, &prompt, expected.len());
+    assert_eq!(
+        got, expected,
+        "{family} {case_name}: greedy continuation differs"
+    );
+}
+
+#[test]
+fn f32_safetensors_match_transformers_for_every_family() {
+    for family in FAMILIES {
+        check(
+            family,
+            "f32",
+            &mut safetensors_model(family, "model.safetensors", LoadFormat::F32),
+        );
+    }
+}
+
+#[test]
+fn f16_safetensors_match_transformers_for_every_family() {
+    for family in FAMILIES {
+        check(
+            family,
+            "f16",
+            &mut safetensors_model(family, "model-f16.safetensors", LoadFormat::F32),
+        );
+    }
+}
+
+#[test]
+fn every_gguf_block_type_matches_transformers_on_the_dequantized_weights() {
+    for family in FAMILIES {
+        for label in GGUF_TYPES {
+            let (mut model, _) = gguf_model(family, label);
+            check(family, &format!("gguf-{label}"), &mut model);
+        }
+    }
+}
+
+#[test]
+fn int8_load_stays_close_to_the_f32_reference() {
+    for family in FAMILIES {
+        let reference = reference(family);
+        let prompt = ids(&reference["prompt_ids"]);
+        let mut model = safetensors_model(family, "model.safetensors", LoadFormat::Int8);
+        let error = scaled_error(&mut model, &prompt, &reference["cases"]["f32"]);
+        let mut int4 = safetensors_model(family, "model.safetensors", LoadFormat::Int4);
+        let error4 = scaled_error(&mut int4, &prompt, &reference["cases"]["f32"]);
+        eprintln!("{family}: int8 {error}, int4 {error4} of the logit range");
+        assert!(
+            error < 0.05,
+            "{family}: int8 logits off by {error} of the range"
+        );
+        assert!(
+            error4 > error,
+            "int4 ({error4}) should lose more than int8 ({error})"
+        );
+        assert!(
+            error4 < 0.5,
+            "{family}: int4 logits off by {error4} of the range"
+        );
+    }
+}
+
+#[test]
+fn gguf_tokenizer_matches_the_hugging_face_tokenizer() {
+    for family in FAMILIES {
+        let reference = reference(family);
+        let (_, tokenizer) = gguf_model(family, "q8_0");
+        let prompt = reference["prompt"].as_str().unwrap();
+        assert_eq!(
+            tokenizer.encode(prompt),
+            ids(&reference["prompt_ids"]),
+            "{family}"
+        );
+        assert_eq!(tokenizer.decode(&ids(&reference["prompt_ids"])), prompt);
+    }
+}
+
+#[test]
+fn a_prompt_longer_than_the_context_is_an_error_not_a_crash() {
+    let (mut model, _) = gguf_model("llama", "q8_0");
+    let long = vec![1u32; 300];
+    let error = model.forward(&long, 0).unwrap_err();
+    assert!(
+        error.to_string().contains("context length exceeded"),
+        "{error}"
+    );
+    assert!(
+        model
+            .forward(&[9999], 0)
+            .unwrap_err()
+            .to_string()
+            .contains("outside the vocabulary")
+    );
+}
