@@ -6,6 +6,7 @@ pub mod chat;
 pub mod config;
 pub mod generate;
 pub mod gguf;
+pub mod gpu;
 pub mod loaded;
 pub mod model;
 pub mod quant;

@@ -4,14 +4,24 @@
 use std::sync::Arc;
 
 use crate::chat::ChatFormat;
+use crate::generate::Forward;
 use crate::gguf::{GgufFile, MetaValue};
-use crate::model::{CpuModel, ModelError, load_gguf};
+use crate::model::{CpuModel, ModelError, Weights, load_gguf};
 use crate::tokenizer::BpeTokenizer;
 
-/// A model ready to generate with.
+/// Which engine runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    /// The CPU reference engine.
+    Cpu,
+    /// The GPU engine (wgpu).
+    Gpu,
+}
+
+/// A model file's weights, tokenizer and chat format, ready to start an engine on.
 pub struct LoadedModel {
-    /// The engine.
-    pub model: CpuModel,
+    /// The weights (GGUF blocks shared with the file image, not copied).
+    pub weights: Weights,
     /// Its tokenizer.
     pub tokenizer: BpeTokenizer,
     /// Its chat format, when the file names one.
@@ -19,8 +29,8 @@ pub struct LoadedModel {
 }
 
 impl LoadedModel {
-    /// Loads a GGUF file image with a KV cache of `context` positions.
-    pub fn from_gguf_bytes(bytes: Vec<u8>, context: usize) -> Result<Self, ModelError> {
+    /// Loads a GGUF file image.
+    pub fn from_gguf_bytes(bytes: Vec<u8>) -> Result<Self, ModelError> {
         let bytes = Arc::new(bytes);
         let file = GgufFile::parse(&bytes).map_err(|e| ModelError::Invalid(e.to_string()))?;
         let weights = load_gguf(&bytes, &file)?;
@@ -39,7 +49,7 @@ impl LoadedModel {
             .and_then(MetaValue::as_str)
             .and_then(ChatFormat::from_template);
         Ok(Self {
-            model: CpuModel::new(weights, context),
+            weights,
             tokenizer,
             chat,
         })
@@ -47,10 +57,26 @@ impl LoadedModel {
 
     /// Reads and loads a GGUF file.
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn open(path: &std::path::Path, context: usize) -> Result<Self, ModelError> {
+    pub fn open(path: &std::path::Path) -> Result<Self, ModelError> {
         let bytes = std::fs::read(path)
             .map_err(|e| ModelError::Invalid(format!("{}: {e}", path.display())))?;
-        Self::from_gguf_bytes(bytes, context)
+        Self::from_gguf_bytes(bytes)
+    }
+
+    /// Starts an engine with a KV cache of `context` positions.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn engine(&self, kind: EngineKind, context: usize) -> Result<Box<dyn Forward>, ModelError> {
+        Ok(match kind {
+            EngineKind::Cpu => Box::new(CpuModel::new(self.weights.clone(), context)),
+            EngineKind::Gpu => Box::new(
+                pollster::block_on(crate::gpu::GpuModel::new(
+                    &self.weights,
+                    context,
+                    crate::gpu::GpuOptions::default(),
+                ))
+                .map_err(|e| ModelError::Invalid(e.to_string()))?,
+            ),
+        })
     }
 
     /// Ids of the chat format's end-of-turn tokens and the tokenizer's end-of-sequence token.

@@ -75,7 +75,7 @@ fn smollm2_q4_1_parses_and_every_tensor_dequantizes() {
 /// fixtures/real/<name>.json (made by make_real_references.py).
 fn check_against_references(name: &str, path: &str) {
     use airlock_inference::generate::{Request, generate};
-    use airlock_inference::loaded::LoadedModel;
+    use airlock_inference::loaded::{EngineKind, LoadedModel};
     use airlock_inference::sampling::SamplingParams;
     use std::sync::atomic::AtomicBool;
 
@@ -90,7 +90,7 @@ fn check_against_references(name: &str, path: &str) {
             .map(|t| t.as_u64().unwrap() as u32)
             .collect()
     };
-    let mut loaded = LoadedModel::open(std::path::Path::new(path), 512).unwrap();
+    let loaded = LoadedModel::open(std::path::Path::new(path)).unwrap();
     for case in reference["tokenizer"].as_array().unwrap() {
         let text = case["text"].as_str().unwrap();
         let ours = if case["special"].as_bool().unwrap() {
@@ -101,7 +101,15 @@ fn check_against_references(name: &str, path: &str) {
         assert_eq!(ours, ids(&case["ids"]), "{name}: tokens of {text:?}");
         assert_eq!(loaded.tokenizer.decode(&ours), text, "{name}: round trip");
     }
-    for case in reference["greedy"].as_array().unwrap() {
+    let engines = [EngineKind::Cpu, EngineKind::Gpu];
+    for (kind, case) in engines.iter().flat_map(|k| {
+        reference["greedy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(move |c| (*k, c))
+    }) {
+        let mut engine = loaded.engine(kind, 512).unwrap();
         let expected = ids(&case["transformers"]);
         let request = Request {
             prompt: ids(&case["prompt_ids"]),
@@ -111,7 +119,7 @@ fn check_against_references(name: &str, path: &str) {
             stop_strings: vec![],
         };
         let got = generate(
-            &mut loaded.model,
+            engine.as_mut(),
             &|_| vec![],
             &request,
             &AtomicBool::new(false),
@@ -121,14 +129,19 @@ fn check_against_references(name: &str, path: &str) {
         .tokens;
         let label = case["label"].as_str().unwrap();
         assert!(expected.len() >= 16);
-        assert_eq!(got, expected, "{name} {label}: greedy continuation");
+        assert_eq!(
+            got, expected,
+            "{name} {label} on {kind:?}: greedy continuation"
+        );
         let llama_cpp = ids(&case["llama_cpp"]);
         let agree = got
             .iter()
             .zip(&llama_cpp)
             .take_while(|(a, b)| a == b)
             .count();
-        eprintln!("{name} {label}: equal to transformers; first {agree} tokens equal llama.cpp's");
+        eprintln!(
+            "{name} {label} on {kind:?}: equal to transformers; first {agree} tokens equal llama.cpp's"
+        );
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use airlock_inference::chat::{Message, fim_prompt};
 use airlock_inference::generate::{Request, generate};
-use airlock_inference::loaded::LoadedModel;
+use airlock_inference::loaded::{EngineKind, LoadedModel};
 use airlock_inference::sampling::SamplingParams;
 
 const USAGE: &str = "usage: airlock-generate --model FILE.gguf --prompt TEXT [options]
@@ -20,6 +20,7 @@ const USAGE: &str = "usage: airlock-generate --model FILE.gguf --prompt TEXT [op
   --chat                wrap the prompt in the model's chat template
   --fim-suffix TEXT     fill in the middle: the prompt is the prefix, TEXT the suffix
   --context N           KV cache positions (default 4096)
+  --engine cpu|gpu      where the forward pass runs (default gpu; cpu is the reference)
   --show-tokens         print the generated token ids to stderr";
 
 struct Options {
@@ -31,6 +32,7 @@ struct Options {
     fim_suffix: Option<String>,
     context: usize,
     show_tokens: bool,
+    engine: EngineKind,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -43,6 +45,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         fim_suffix: None,
         context: 4096,
         show_tokens: false,
+        engine: EngineKind::Gpu,
     };
     let mut model = None;
     let mut prompt = None;
@@ -70,6 +73,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--seed" => options.sampling.seed = number(flag, value()?)?,
             "--context" => options.context = number(flag, value()?)?,
             "--fim-suffix" => options.fim_suffix = Some(value()?),
+            "--engine" => {
+                options.engine = match value()?.as_str() {
+                    "cpu" => EngineKind::Cpu,
+                    "gpu" => EngineKind::Gpu,
+                    other => return Err(format!("--engine: {other:?} is not cpu or gpu")),
+                }
+            }
             "--chat" => options.chat = true,
             "--show-tokens" => options.show_tokens = true,
             "-h" | "--help" => return Err(USAGE.into()),
@@ -84,7 +94,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
 }
 
 fn run(options: &Options) -> Result<(), String> {
-    let mut loaded = LoadedModel::open(std::path::Path::new(&options.model), options.context)
+    let loaded =
+        LoadedModel::open(std::path::Path::new(&options.model)).map_err(|e| e.to_string())?;
+    let mut engine = loaded
+        .engine(options.engine, options.context)
         .map_err(|e| e.to_string())?;
     let text = if let Some(suffix) = &options.fim_suffix {
         if loaded.tokenizer.token_id("<|fim_middle|>").is_none() {
@@ -118,7 +131,7 @@ fn run(options: &Options) -> Result<(), String> {
     let bytes = |id: u32| tokenizer.token_bytes(id);
     let mut stdout = std::io::stdout();
     let generation = generate(
-        &mut loaded.model,
+        engine.as_mut(),
         &bytes,
         &request,
         &AtomicBool::new(false),

@@ -35,6 +35,20 @@ pub fn inverse_frequencies(config: &ModelConfig, freq_factors: Option<&[f32]>) -
     inverse
 }
 
+/// `[position][pair] → (cos, sin)` for positions `0..capacity`, the same angles `apply` uses
+/// (the GPU engine reads this table instead of computing sines itself).
+pub fn table(inverse: &[f32], capacity: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(capacity * inverse.len() * 2);
+    for pos in 0..capacity {
+        for f in inverse {
+            let (sin, cos) = (pos as f32 * f).sin_cos();
+            out.push(cos);
+            out.push(sin);
+        }
+    }
+    out
+}
+
 /// Rotates every head of `x` (`heads × head_dim`) to position `pos`.
 pub fn apply(x: &mut [f32], head_dim: usize, pos: usize, inverse: &[f32], style: RopeStyle) {
     let half = head_dim / 2;

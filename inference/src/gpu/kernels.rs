@@ -1,0 +1,171 @@
+//! The WGSL kernels of `shaders/`, compiled once per device: the matrix-vector product and the
+//! embedding lookup for every weight format, plus RMSNorm, RoPE, attention and element-wise ops.
+
+use std::collections::HashMap;
+
+/// A weight layout a kernel can read (GGUF block types and Airlock's own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// f32 values.
+    F32,
+    /// f16 values.
+    F16,
+    /// GGUF Q8_0.
+    Q8_0,
+    /// GGUF Q4_0.
+    Q4_0,
+    /// GGUF Q4_1.
+    Q4_1,
+    /// GGUF Q5_0.
+    Q5_0,
+    /// GGUF Q5_1.
+    Q5_1,
+    /// GGUF Q4_K.
+    Q4K,
+    /// GGUF Q6_K.
+    Q6K,
+    /// Airlock block-32 int8 (scale + words interleaved per block on upload).
+    Airlock8,
+    /// Airlock block-32 int4.
+    Airlock4,
+}
+
+impl Format {
+    fn source(self) -> &'static str {
+        match self {
+            Format::F32 => include_str!("../../../shaders/formats/f32.wgsl"),
+            Format::F16 => include_str!("../../../shaders/formats/f16.wgsl"),
+            Format::Q8_0 => include_str!("../../../shaders/formats/q8_0.wgsl"),
+            Format::Q4_0 => include_str!("../../../shaders/formats/q4_0.wgsl"),
+            Format::Q4_1 => include_str!("../../../shaders/formats/q4_1.wgsl"),
+            Format::Q5_0 => include_str!("../../../shaders/formats/q5_0.wgsl"),
+            Format::Q5_1 => include_str!("../../../shaders/formats/q5_1.wgsl"),
+            Format::Q4K => include_str!("../../../shaders/formats/q4_k.wgsl"),
+            Format::Q6K => include_str!("../../../shaders/formats/q6_k.wgsl"),
+            Format::Airlock8 => include_str!("../../../shaders/formats/a8.wgsl"),
+            Format::Airlock4 => include_str!("../../../shaders/formats/a4.wgsl"),
+        }
+    }
+}
+
+const BYTES: &str = include_str!("../../../shaders/bytes.wgsl");
+const MATVEC: &str = include_str!("../../../shaders/matvec.wgsl");
+const EMBED: &str = include_str!("../../../shaders/embed.wgsl");
+const RMS_NORM: &str = include_str!("../../../shaders/rms_norm.wgsl");
+const ROPE_STORE: &str = include_str!("../../../shaders/rope_store.wgsl");
+const ATTENTION: &str = include_str!("../../../shaders/attention.wgsl");
+const ELEMENTWISE: &str = include_str!("../../../shaders/elementwise.wgsl");
+
+/// How the matrix-vector kernel spreads a row over threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatvecShape {
+    /// A workgroup per row, threads share the row and reduce (real GPUs).
+    Workgroup,
+    /// A thread per row, no barriers (CPU-emulated adapters: lavapipe, SwiftShader).
+    Thread,
+}
+
+/// Every compiled pipeline.
+pub struct Kernels {
+    /// The matrix-vector shape compiled.
+    pub shape: MatvecShape,
+    matvec: HashMap<Format, wgpu::ComputePipeline>,
+    embed: HashMap<Format, wgpu::ComputePipeline>,
+    /// RMSNorm over groups.
+    pub rms_norm: wgpu::ComputePipeline,
+    /// Biases, q/k norm, RoPE and the KV-cache store.
+    pub rope_store: wgpu::ComputePipeline,
+    /// One query against the KV cache.
+    pub attention: wgpu::ComputePipeline,
+    /// act = silu(gate) · up.
+    pub swiglu: wgpu::ComputePipeline,
+}
+
+fn pipeline(
+    device: &wgpu::Device,
+    label: &str,
+    source: &str,
+    entry: &str,
+) -> wgpu::ComputePipeline {
+    pipeline_with(device, label, source, entry, &[])
+}
+
+fn pipeline_with(
+    device: &wgpu::Device,
+    label: &str,
+    source: &str,
+    entry: &str,
+    constants: &[(&str, f64)],
+) -> wgpu::ComputePipeline {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(label),
+        layout: None,
+        module: &module,
+        entry_point: Some(entry),
+        compilation_options: wgpu::PipelineCompilationOptions {
+            constants,
+            ..Default::default()
+        },
+        cache: None,
+    })
+}
+
+impl Kernels {
+    /// Compiles the shared kernels and the weight kernels for `formats`.
+    pub fn new(
+        device: &wgpu::Device,
+        formats: &[Format],
+        shape: MatvecShape,
+        head_dim: usize,
+    ) -> Self {
+        let head = [("HEAD_DIM", head_dim as f64)];
+        let entry = match shape {
+            MatvecShape::Workgroup => "main",
+            MatvecShape::Thread => "per_row",
+        };
+        let mut matvec = HashMap::new();
+        let mut embed = HashMap::new();
+        for format in formats {
+            let head = format!("{BYTES}\n{}\n", format.source());
+            matvec.entry(*format).or_insert_with(|| {
+                pipeline(
+                    device,
+                    &format!("matvec {format:?}"),
+                    &format!("{head}{MATVEC}"),
+                    entry,
+                )
+            });
+            embed.entry(*format).or_insert_with(|| {
+                pipeline(
+                    device,
+                    &format!("embed {format:?}"),
+                    &format!("{head}{EMBED}"),
+                    "main",
+                )
+            });
+        }
+        Self {
+            shape,
+            matvec,
+            embed,
+            rms_norm: pipeline(device, "rms_norm", RMS_NORM, "main"),
+            rope_store: pipeline_with(device, "rope_store", ROPE_STORE, "main", &head),
+            attention: pipeline_with(device, "attention", ATTENTION, "main", &head),
+            swiglu: pipeline(device, "swiglu", ELEMENTWISE, "swiglu"),
+        }
+    }
+
+    /// The matrix-vector pipeline for `format` (compiled in `new`).
+    pub fn matvec(&self, format: Format) -> &wgpu::ComputePipeline {
+        &self.matvec[&format]
+    }
+
+    /// The embedding pipeline for `format`.
+    pub fn embed(&self, format: Format) -> &wgpu::ComputePipeline {
+        &self.embed[&format]
+    }
+}

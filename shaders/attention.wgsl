@@ -1,0 +1,87 @@
+// Attention of one new query over the KV cache, one workgroup per query head (grouped-query:
+// head h reads kv head h / (heads / kv_heads)). Scores, a stable softmax and the weighted sum
+// of values, for positions 0..=pos. HEAD_DIM is a pipeline constant: loops with a trip count
+// from a uniform ran 10× slower on lavapipe.
+override HEAD_DIM: u32;
+struct AttentionParams {
+    head_dim: u32,
+    heads: u32,
+    kv_heads: u32,
+    capacity: u32,
+    scale: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+struct Step {
+    pos: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<storage, read> q: array<f32>;
+@group(0) @binding(1) var<storage, read> keys: array<f32>;
+@group(0) @binding(2) var<storage, read> values: array<f32>;
+@group(0) @binding(3) var<storage, read_write> scores: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<uniform> params: AttentionParams;
+@group(0) @binding(6) var<uniform> step: Step;
+
+const THREADS: u32 = 64u;
+var<workgroup> partial: array<f32, 64>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+    let h = group.x;
+    let hd = HEAD_DIM;
+    let kv_dim = params.kv_heads * hd;
+    let kv_head = h / (params.heads / params.kv_heads);
+    let n = step.pos + 1u;
+    let row = h * params.capacity;
+    var local_max = -3.4e38;
+    for (var p = t; p < n; p += THREADS) {
+        var dot = 0.0;
+        let k = p * kv_dim + kv_head * hd;
+        for (var d = 0u; d < HEAD_DIM; d++) {
+            dot += q[h * hd + d] * keys[k + d];
+        }
+        let s = dot * params.scale;
+        scores[row + p] = s;
+        local_max = max(local_max, s);
+    }
+    partial[t] = local_max;
+    workgroupBarrier();
+    for (var stride = THREADS / 2u; stride > 0u; stride /= 2u) {
+        if (t < stride) {
+            partial[t] = max(partial[t], partial[t + stride]);
+        }
+        workgroupBarrier();
+    }
+    let m = partial[0];
+    workgroupBarrier();
+    var local_sum = 0.0;
+    for (var p = t; p < n; p += THREADS) {
+        let e = exp(scores[row + p] - m);
+        scores[row + p] = e;
+        local_sum += e;
+    }
+    partial[t] = local_sum;
+    storageBarrier();
+    workgroupBarrier();
+    for (var stride = THREADS / 2u; stride > 0u; stride /= 2u) {
+        if (t < stride) {
+            partial[t] += partial[t + stride];
+        }
+        workgroupBarrier();
+    }
+    let total = partial[0];
+    for (var d = t; d < hd; d += THREADS) {
+        var acc = 0.0;
+        for (var p = 0u; p < n; p++) {
+            acc += scores[row + p] * values[p * kv_dim + kv_head * hd + d];
+        }
+        out[h * hd + d] = acc / total;
+    }
+}
