@@ -5,6 +5,7 @@
 //! - `cargo xtask web`: build only the front end.
 //! - `cargo xtask test [--qwen]`: every test (unit, integration, real models, browser e2e);
 //!   `--qwen` adds the opt-in Qwen2.5-Coder test (a 491 MB download, cached).
+//! - `cargo xtask bench`: the benchmarks (JSON), including the engine on SmolLM2.
 //! - `cargo xtask models [--qwen]`: fetch (once, sha256-checked) and print the real model files.
 //! - `cargo xtask lint`: rustfmt and clippy, warnings as errors.
 //! - `cargo xtask setup`: install the Debian and npm pieces (as root), or say what to install.
@@ -56,6 +57,7 @@ fn run() -> anyhow::Result<()> {
             )
         }
         "test" => test(&root, rest.iter().any(|a| a == "--qwen")),
+        "bench" => bench(&root),
         "models" => {
             println!("{}", models::ensure(&models::SMOLLM2)?.display());
             if rest.iter().any(|a| a == "--qwen") {
@@ -99,7 +101,12 @@ pub fn target_dir(root: &Path) -> PathBuf {
 }
 
 fn cargo() -> std::process::Command {
-    process::command(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let mut cargo = process::command(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // Mesa's Vulkan loader complains on every device open without one.
+        cargo.env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
+    cargo
 }
 
 /// Builds the `airlock` binary (release or debug) with the freshly built front end embedded.
@@ -120,6 +127,7 @@ fn build_appliance(root: &Path, release: bool) -> anyhow::Result<PathBuf> {
 /// end-to-end suite. `with_qwen` adds the opt-in Qwen2.5-Coder test (491 MB download).
 fn test(root: &Path, with_qwen: bool) -> anyhow::Result<()> {
     let chromium = prereqs::chromium()?;
+    prereqs::vulkan()?;
     prereqs::npm_dependencies(root)?;
     web::build(root)?;
     process::run(cargo().current_dir(root).args([
@@ -164,6 +172,28 @@ fn test(root: &Path, with_qwen: bool) -> anyhow::Result<()> {
             .env("AIRLOCK_BIN", &binary)
             .env("AIRLOCK_CHROMIUM", &chromium),
     )
+}
+
+/// Runs every bench binary (each prints JSON); the engine bench gets the SmolLM2 file.
+fn bench(root: &Path) -> anyhow::Result<()> {
+    let smollm2 = models::ensure(&models::SMOLLM2)?;
+    for bin in ["bench-tree", "bench-engine"] {
+        process::run(
+            cargo()
+                .current_dir(root)
+                .args([
+                    "run",
+                    "--release",
+                    "-q",
+                    "-p",
+                    "airlock-benches",
+                    "--bin",
+                    bin,
+                ])
+                .env("AIRLOCK_SMOLLM2_GGUF", &smollm2),
+        )?;
+    }
+    Ok(())
 }
 
 /// Formatting and clippy, warnings as errors.

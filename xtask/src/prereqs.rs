@@ -18,6 +18,8 @@ const WASM_PACKAGES: &[&str] = &[
 ];
 /// Debian packages for the browser tests.
 const BROWSER_PACKAGES: &[&str] = &["chromium"];
+/// Debian packages for the native GPU engine tests (Mesa's lavapipe Vulkan driver).
+const GPU_PACKAGES: &[&str] = &["mesa-vulkan-drivers", "libvulkan1"];
 /// Debian packages for the JavaScript bundle.
 const NODE_PACKAGES: &[&str] = &["nodejs", "npm"];
 
@@ -33,6 +35,26 @@ pub fn chromium() -> anyhow::Result<PathBuf> {
     }
     bail!(
         "the browser tests need Chromium: apt-get install -y chromium (or set AIRLOCK_CHROMIUM), or run `cargo xtask setup`"
+    )
+}
+
+/// Whether a Vulkan driver is installed (any ICD manifest), so wgpu can find an adapter.
+pub fn vulkan_driver_present() -> bool {
+    ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"]
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
+        .flatten()
+        .any(|entry| entry.path().extension().is_some_and(|e| e == "json"))
+}
+
+/// Fails with the install line when no Vulkan driver exists (the GPU engine tests need one).
+pub fn vulkan() -> anyhow::Result<()> {
+    if vulkan_driver_present() {
+        return Ok(());
+    }
+    bail!(
+        "the GPU engine tests need a Vulkan driver: apt-get install -y mesa-vulkan-drivers libvulkan1 (lavapipe runs on the CPU), or run `cargo xtask setup`"
     )
 }
 
@@ -72,6 +94,9 @@ pub fn setup(root: &Path) -> anyhow::Result<()> {
     }
     if output(command("npm").arg("--version")).is_none() {
         wanted.extend(NODE_PACKAGES);
+    }
+    if !vulkan_driver_present() {
+        wanted.extend(GPU_PACKAGES);
     }
     if !wanted.is_empty() {
         let is_root = output(command("id").arg("-u")).is_some_and(|u| u.trim() == "0");

@@ -1,6 +1,8 @@
 //! The GPU engine on wgpu (Vulkan, Metal, DX12 natively; WebGPU in the browser) with the WGSL
 //! kernels of `shaders/`. Quantized weights stay in their block formats on the device.
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod bench;
 pub mod context;
 pub mod kernels;
 pub mod model;

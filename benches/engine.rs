@@ -1,0 +1,149 @@
+//! Bench: the inference engine on SmolLM2-135M Q4_1 — prefill and decode tok/s on the CPU
+//! reference engine and the GPU engine, per-token overhead (a decode step of a 1-layer model),
+//! and the quantized matrix-vector kernel's GB/s next to a plain copy's on the same adapter.
+//! Prints one JSON object. `cargo xtask bench` fetches the model and runs it; directly:
+//! `cargo run --release -p airlock-benches --bin bench-engine -- --model FILE.gguf`.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use airlock_inference::generate::{Forward, Request, generate};
+use airlock_inference::gguf::GgufFile;
+use airlock_inference::gpu::kernels::MatvecShape;
+use airlock_inference::gpu::{GpuContext, GpuModel, GpuOptions, bench};
+use airlock_inference::model::{CpuModel, Weights, load_gguf};
+use airlock_inference::sampling::SamplingParams;
+use serde_json::{Value, json};
+
+/// Prompt length for the prefill measurement.
+const PROMPT: usize = 64;
+/// Tokens generated for the decode measurement.
+const DECODE: usize = 32;
+
+fn engine(kind: &str, weights: &Weights) -> Box<dyn Forward> {
+    match kind {
+        "cpu" => Box::new(CpuModel::new(weights.clone(), 512)),
+        _ => Box::new(
+            pollster::block_on(GpuModel::new(weights, 512, GpuOptions::default()))
+                .expect("GPU engine"),
+        ),
+    }
+}
+
+/// Prefill and decode speed of one engine.
+fn speed(kind: &str, weights: &Weights) -> Value {
+    let mut model = engine(kind, weights);
+    let prompt: Vec<u32> = (0..PROMPT as u32).map(|i| 100 + i * 37 % 4000).collect();
+    model.forward(&prompt[..4], 0).expect("warm-up");
+    let request = Request {
+        prompt,
+        max_tokens: DECODE,
+        sampling: SamplingParams::default(),
+        stop_tokens: vec![],
+        stop_strings: vec![],
+    };
+    let generation = generate(
+        model.as_mut(),
+        &|_| vec![],
+        &request,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .expect("generation");
+    json!({
+        "prefill_tokens_per_s": round(generation.prefill_rate(PROMPT)),
+        "decode_tokens_per_s": round(generation.decode_rate()),
+        "prompt_tokens": PROMPT,
+        "generated_tokens": generation.tokens.len(),
+    })
+}
+
+/// Median milliseconds of a decode step on the first layer only.
+fn step_overhead(kind: &str, weights: &Weights) -> f64 {
+    let mut one = weights.clone();
+    one.layers.truncate(1);
+    one.config.layers = 1;
+    let mut model = engine(kind, &one);
+    model.forward(&[1], 0).expect("warm-up");
+    let mut times: Vec<f64> = (1..=32)
+        .map(|pos| {
+            let started = Instant::now();
+            model.forward(&[1], pos).expect("step");
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    round(times[times.len() / 2])
+}
+
+fn round(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let path = args
+        .iter()
+        .position(|a| a == "--model")
+        .and_then(|i| args.get(i + 1).cloned())
+        .or_else(|| std::env::var("AIRLOCK_SMOLLM2_GGUF").ok())
+        .expect("--model FILE.gguf (or AIRLOCK_SMOLLM2_GGUF)");
+    let bytes = Arc::new(std::fs::read(&path).expect("model file"));
+    let file = GgufFile::parse(&bytes).expect("GGUF");
+    let weights = load_gguf(&bytes, &file).expect("weights");
+    let ctx = pollster::block_on(GpuContext::new()).expect("GPU adapter");
+    let adapter = ctx.adapter.clone();
+    let gate = &weights.layers[0].gate;
+    let shape = if ctx.is_cpu {
+        MatvecShape::Thread
+    } else {
+        MatvecShape::Workgroup
+    };
+    let matvec = bench::matvec_bandwidth(&ctx, gate, shape, 20, 3).expect("matvec bench");
+    let other_shape = match shape {
+        MatvecShape::Thread => MatvecShape::Workgroup,
+        MatvecShape::Workgroup => MatvecShape::Thread,
+    };
+    let other = bench::matvec_bandwidth(&ctx, gate, other_shape, 20, 3).expect("matvec bench");
+    let output =
+        bench::matvec_bandwidth(&ctx, weights.output_matrix(), shape, 3, 3).expect("matvec bench");
+    let copy = bench::copy_bandwidth(&ctx, 64 << 20, 5, 3).expect("copy bench");
+    let report = json!({
+        "bench": "engine",
+        "model": std::path::Path::new(&path).file_name().map(|n| n.to_string_lossy().into_owned()),
+        "machine": {
+            "cpu": cpu_name(),
+            "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
+            "gpu_adapter": adapter,
+        },
+        "native_cpu_engine": speed("cpu", &weights),
+        "native_gpu_engine": speed("gpu", &weights),
+        "decode_step_ms_one_layer": {
+            "cpu": step_overhead("cpu", &weights),
+            "gpu": step_overhead("gpu", &weights),
+        },
+        "kernels": {
+            "matvec_shape": format!("{shape:?}"),
+            "matvec_q4_1_1536x576_gb_per_s": round(matvec),
+            "matvec_output_gb_per_s": round(output),
+            "other_shape": format!("{other_shape:?}"),
+            "other_shape_matvec_q4_1_1536x576_gb_per_s": round(other),
+            "copy_gb_per_s": round(copy),
+            "matvec_over_copy": round(matvec / copy),
+        },
+    });
+    println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+}
