@@ -3,6 +3,8 @@
 
 pub mod api;
 pub mod editor;
+#[cfg(target_arch = "wasm32")]
+pub mod engine;
 pub mod model;
 pub mod ui;
 
@@ -18,5 +20,6 @@ pub fn start() {
         .expect("index.html has #app");
     host.set_inner_html("");
     let host: web_sys::HtmlElement = wasm_bindgen::JsCast::unchecked_into(host);
+    engine::install();
     leptos::mount::mount_to(host, ui::Ide).forget();
 }

@@ -47,6 +47,9 @@ enum Command {
         /// Delete rotated audit segments older than this many days (default: keep all).
         #[arg(long)]
         audit_keep_days: Option<u64>,
+        /// Folder of GGUF model files the in-browser engine may load (each load is audited).
+        #[arg(long)]
+        models: Option<PathBuf>,
     },
     /// Ask a running appliance for its egress evidence (and optionally save the pack).
     Evidence {
@@ -121,6 +124,7 @@ async fn main() -> std::process::ExitCode {
             policy,
             audit_max_bytes,
             audit_keep_days,
+            models,
         } => {
             cli::serve::serve(ServeOptions {
                 workspace,
@@ -134,6 +138,7 @@ async fn main() -> std::process::ExitCode {
                     max_bytes: audit_max_bytes,
                     keep_days: audit_keep_days,
                 }),
+                models,
             })
             .await
         }

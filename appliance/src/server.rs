@@ -51,6 +51,8 @@ pub struct ServeOptions {
     pub unshare: Option<PathBuf>,
     /// Audit log rotation size and retention (`None`: 16 MiB segments, kept forever).
     pub audit_rotation: Option<crate::audit::Rotation>,
+    /// Folder of GGUF model files the browser engine may load.
+    pub models: Option<PathBuf>,
 }
 
 /// The default audit folder for a workspace: under `$XDG_STATE_HOME` (or `~/.local/state`),
@@ -185,6 +187,7 @@ impl Appliance {
             }),
             audit: audit.log.clone(),
             sandbox,
+            models: options.models.clone().map(api::models::ModelDir),
         };
         let router = build_router(state, tools, port, secret.clone(), audit.clone());
         let (stop, stopped) = watch::channel(false);

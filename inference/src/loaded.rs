@@ -1,12 +1,11 @@
-//! Opening a model file natively: weights, tokenizer and chat format together, with one error
-//! message for whatever is wrong.
+//! Opening a model file: weights, tokenizer and chat format together, with one error message
+//! for whatever is wrong; natively also starting the CPU or GPU engine on it.
 
 use std::sync::Arc;
 
 use crate::chat::ChatFormat;
-use crate::generate::Forward;
 use crate::gguf::{GgufFile, MetaValue};
-use crate::model::{CpuModel, ModelError, Weights, load_gguf};
+use crate::model::{ModelError, Weights, load_gguf};
 use crate::tokenizer::BpeTokenizer;
 
 /// Which engine runs the model.
@@ -65,9 +64,13 @@ impl LoadedModel {
 
     /// Starts an engine with a KV cache of `context` positions.
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn engine(&self, kind: EngineKind, context: usize) -> Result<Box<dyn Forward>, ModelError> {
+    pub fn engine(
+        &self,
+        kind: EngineKind,
+        context: usize,
+    ) -> Result<Box<dyn crate::generate::Forward>, ModelError> {
         Ok(match kind {
-            EngineKind::Cpu => Box::new(CpuModel::new(self.weights.clone(), context)),
+            EngineKind::Cpu => Box::new(crate::model::CpuModel::new(self.weights.clone(), context)),
             EngineKind::Gpu => Box::new(
                 pollster::block_on(crate::gpu::GpuModel::new(
                     &self.weights,

@@ -31,11 +31,11 @@ export function makeWorkspace(files) {
 }
 
 /** Starts `airlock serve` and resolves with { url, stop() } once it printed its launch URL. */
-export async function startAppliance(workspace) {
+export async function startAppliance(workspace, extraArgs = []) {
   const binary = process.env.AIRLOCK_BIN;
   if (!binary) throw new Error("AIRLOCK_BIN is not set; run the suite through `cargo xtask test`");
   const auditDir = mkdtempSync(join(tmpdir(), "airlock-audit-"));
-  const child = spawn(binary, ["serve", "--workspace", workspace, "--audit-dir", auditDir], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(binary, ["serve", "--workspace", workspace, "--audit-dir", auditDir, ...extraArgs], { stdio: ["ignore", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout });
   const url = await new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`airlock exited early with ${code}`)));

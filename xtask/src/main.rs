@@ -170,6 +170,7 @@ fn test(root: &Path, with_qwen: bool) -> anyhow::Result<()> {
             .current_dir(root)
             .args(["--test", "--test-concurrency=1", "tests/e2e/"])
             .env("AIRLOCK_BIN", &binary)
+            .env("AIRLOCK_SMOLLM2_GGUF", &smollm2)
             .env("AIRLOCK_CHROMIUM", &chromium),
     )
 }

@@ -5,6 +5,7 @@ pub mod events;
 pub mod evidence;
 pub mod fs;
 pub mod json_body;
+pub mod models;
 pub mod status;
 
 use std::sync::Arc;
@@ -28,6 +29,8 @@ pub struct ApiState {
     pub audit: Arc<AuditLog>,
     /// The command sandbox, whose running commands the status and evidence include.
     pub sandbox: crate::sandbox::Sandbox,
+    /// The `--models` folder, if any.
+    pub models: Option<models::ModelDir>,
 }
 
 /// Largest request body: a maximal file, JSON-escaped, plus room for the other fields.
@@ -37,6 +40,8 @@ pub const MAX_BODY_BYTES: usize = (MAX_EDITABLE_BYTES as usize) * 2 + 64 * 1024;
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/api/status", get(status::report))
+        .route("/api/models", get(models::list))
+        .route("/api/models/file", get(models::file))
         .route("/api/events", get(events::connect))
         .route("/api/evidence", get(evidence::view))
         .route("/api/evidence/pack", get(evidence::export_pack))

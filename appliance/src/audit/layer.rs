@@ -38,6 +38,8 @@ pub fn action_for(method: &Method, path: &str) -> Option<String> {
         ("GET", "/api/evidence") => "evidence.view",
         ("POST", "/api/guard/system_prompt") => "guard.system_prompt",
         ("GET", "/api/evidence/pack") => "evidence.export",
+        ("GET", "/api/models") => "model.list",
+        ("GET", "/api/models/file") => "model.load",
         ("POST", p) if p.starts_with("/api/tools/") => {
             return Some(format!("tool.{}", &p["/api/tools/".len()..]));
         }

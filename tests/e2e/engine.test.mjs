@@ -1,0 +1,79 @@
+// The inference engine in the browser: headless Chromium's WebGPU (SwiftShader on CI machines)
+// runs the same WGSL kernels as the native engine. Greedy tokens must equal the native engine's
+// (which equal transformers', see inference/tests) for tiny Llama/Qwen3 models and SmolLM2.
+// Model files come from the appliance's --models folder; each download is in the audit log.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { makeWorkspace, startAppliance, launchBrowser } from "./harness.mjs";
+
+const FIXTURES = new URL("../../inference/tests/fixtures/", import.meta.url).pathname;
+let workspace, models, appliance, browser, page;
+
+before(async () => {
+  workspace = makeWorkspace({ "README.md": "# Engine\n" });
+  models = mkdtempSync(join(tmpdir(), "airlock-models-"));
+  copyFileSync(join(FIXTURES, "models/llama/model-q8_0.gguf"), join(models, "tiny-llama-q8_0.gguf"));
+  copyFileSync(join(FIXTURES, "models/qwen3/model-q4_k.gguf"), join(models, "tiny-qwen3-q4_k.gguf"));
+  const smollm2 = process.env.AIRLOCK_SMOLLM2_GGUF;
+  if (!smollm2) throw new Error("AIRLOCK_SMOLLM2_GGUF is not set; run the suite through `cargo xtask test`");
+  symlinkSync(smollm2, join(models, "smollm2-135m-q4_1.gguf"));
+  appliance = await startAppliance(workspace, ["--models", models]);
+  browser = await launchBrowser();
+  page = await browser.context.newPage();
+  await page.goto(appliance.url);
+  await page.waitForFunction(() => typeof globalThis.airlockEngine?.greedy === "function");
+});
+
+after(async () => {
+  await browser?.close();
+  await appliance?.stop();
+  for (const dir of [workspace, models]) if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+function greedy(name, prompt, count, options = {}) {
+  return page.evaluate(([n, p, c, o]) => globalThis.airlockEngine.greedy(n, p, c, o), [name, prompt, count, options]);
+}
+
+for (const [family, file, caseName] of [
+  ["llama", "tiny-llama-q8_0.gguf", "gguf-q8_0"],
+  ["qwen3", "tiny-qwen3-q4_k.gguf", "gguf-q4_k"],
+]) {
+  test(`tiny ${family} on WebGPU gives the native greedy tokens`, { timeout: 300_000 }, async () => {
+    const reference = JSON.parse(readFileSync(join(FIXTURES, `models/${family}/reference.json`), "utf8"));
+    for (const shape of ["thread", "workgroup"]) {
+      const result = await greedy(file, reference.prompt_ids, 32, { shape });
+      assert.deepEqual(result.tokens, reference.cases[caseName].greedy, `${shape} on ${result.adapter}`);
+    }
+    const fromText = await greedy(file, reference.prompt, 8);
+    assert.equal(fromText.promptTokens, reference.prompt_ids.length, "the page tokenizer gives the same ids");
+    assert.deepEqual(fromText.tokens, reference.cases[caseName].greedy.slice(0, 8));
+  });
+}
+
+test("SmolLM2-135M Q4_1 on WebGPU gives the native greedy tokens", { timeout: 600_000 }, async () => {
+  const reference = JSON.parse(readFileSync(join(FIXTURES, "real/smollm2.json"), "utf8"));
+  const plain = reference.greedy.find((g) => g.label === "plain");
+  const result = await greedy("smollm2-135m-q4_1.gguf", plain.prompt_ids, 16);
+  assert.deepEqual(result.tokens, plain.transformers.slice(0, 16), `adapter: ${result.adapter}`);
+  console.log(`# SmolLM2 in the browser on ${result.adapter}: fetch ${Math.round(result.fetchMs)} ms, ` +
+    `load ${Math.round(result.loadMs)} ms, prefill ${(plain.prompt_ids.length / result.prefillMs * 1000).toFixed(2)} tok/s, ` +
+    `decode ${(15 / result.decodeMs * 1000).toFixed(2)} tok/s (${result.shape} kernels)`);
+});
+
+test("model downloads are audited and only listed model names are served", async () => {
+  const refused = await page.evaluate(() => globalThis.airlockEngine.greedy("../etc/passwd", [1], 1, {}).then(() => "ran", (e) => e.message));
+  assert.match(refused, /refused model/);
+  const missing = await page.evaluate(() => globalThis.airlockEngine.greedy("absent.gguf", [1], 1, {}).then(() => "ran", (e) => e.message));
+  assert.match(missing, /HTTP 404/);
+  const log = readdirSync(appliance.auditDir)
+    .filter((f) => f.endsWith(".jsonl") || f.startsWith("audit"))
+    .map((f) => { try { return readFileSync(join(appliance.auditDir, f), "utf8"); } catch { return ""; } })
+    .join("\n");
+  const loads = log.split("\n").filter((l) => l.includes('"model.load"'));
+  assert.ok(loads.some((l) => l.includes("smollm2-135m-q4_1.gguf") && l.includes('"ok')), loads.join("\n"));
+  assert.ok(loads.some((l) => l.includes("absent.gguf")), "a refused load is recorded too");
+});
