@@ -198,6 +198,24 @@ fn gguf_tokenizer_matches_the_hugging_face_tokenizer() {
 }
 
 #[test]
+fn tokenizer_json_matches_the_hugging_face_tokenizer() {
+    for family in FAMILIES {
+        let reference = reference(family);
+        let text = std::fs::read_to_string(dir(family).join("tokenizer.json")).unwrap();
+        let tokenizer = BpeTokenizer::from_tokenizer_json(&text).unwrap();
+        let prompt = reference["prompt"].as_str().unwrap();
+        assert_eq!(
+            tokenizer.encode(prompt),
+            ids(&reference["prompt_ids"]),
+            "{family}"
+        );
+        assert_eq!(tokenizer.eos, tokenizer.token_id("<|endoftext|>"));
+    }
+    assert!(BpeTokenizer::from_tokenizer_json("{\"model\": {\"type\": \"Unigram\"}}").is_err());
+    assert!(BpeTokenizer::from_tokenizer_json("not json").is_err());
+}
+
+#[test]
 fn a_prompt_longer_than_the_context_is_an_error_not_a_crash() {
     let (mut model, _) = gguf_model("llama", "q8_0");
     let long = vec![1u32; 300];

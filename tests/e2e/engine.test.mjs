@@ -17,6 +17,7 @@ before(async () => {
   workspace = makeWorkspace({ "README.md": "# Engine\n" });
   models = mkdtempSync(join(tmpdir(), "airlock-models-"));
   copyFileSync(join(FIXTURES, "models/llama/model-q8_0.gguf"), join(models, "tiny-llama-q8_0.gguf"));
+  copyFileSync(join(FIXTURES, "models/qwen2/model-q6_k.gguf"), join(models, "tiny-qwen2-q6_k.gguf"));
   copyFileSync(join(FIXTURES, "models/qwen3/model-q4_k.gguf"), join(models, "tiny-qwen3-q4_k.gguf"));
   const smollm2 = process.env.AIRLOCK_SMOLLM2_GGUF;
   if (!smollm2) throw new Error("AIRLOCK_SMOLLM2_GGUF is not set; run the suite through `cargo xtask test`");
@@ -40,6 +41,7 @@ function greedy(name, prompt, count, options = {}) {
 
 for (const [family, file, caseName] of [
   ["llama", "tiny-llama-q8_0.gguf", "gguf-q8_0"],
+  ["qwen2", "tiny-qwen2-q6_k.gguf", "gguf-q6_k"],
   ["qwen3", "tiny-qwen3-q4_k.gguf", "gguf-q4_k"],
 ]) {
   test(`tiny ${family} on WebGPU gives the native greedy tokens`, { timeout: 300_000 }, async () => {

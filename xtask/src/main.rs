@@ -5,7 +5,8 @@
 //! - `cargo xtask web`: build only the front end.
 //! - `cargo xtask test [--qwen]`: every test (unit, integration, real models, browser e2e);
 //!   `--qwen` adds the opt-in Qwen2.5-Coder test (a 491 MB download, cached).
-//! - `cargo xtask bench`: the benchmarks (JSON), including the engine on SmolLM2.
+//! - `cargo xtask bench`: the benchmarks (JSON), including the engine on SmolLM2 natively and
+//!   in headless Chromium.
 //! - `cargo xtask models [--qwen]`: fetch (once, sha256-checked) and print the real model files.
 //! - `cargo xtask lint`: rustfmt and clippy, warnings as errors.
 //! - `cargo xtask setup`: install the Debian and npm pieces (as root), or say what to install.

@@ -91,7 +91,114 @@ impl BpeTokenizer {
                 .collect(),
             _ => vec![1; tokens.len()],
         };
-        let ids: HashMap<String, u32> = tokens
+        let special: Vec<(String, u32)> = tokens
+            .iter()
+            .zip(&types)
+            .enumerate()
+            .filter(|(_, (_, t))| **t == CONTROL || **t == USER_DEFINED)
+            .map(|(i, (text, _))| (text.clone(), i as u32))
+            .filter(|(text, _)| !text.is_empty())
+            .collect();
+        let id = |key: &str| {
+            meta.get(key)
+                .and_then(MetaValue::as_u64)
+                .and_then(|v| u32::try_from(v).ok())
+                .filter(|v| (*v as usize) < tokens.len())
+        };
+        let (bos, eos) = (
+            id("tokenizer.ggml.bos_token_id"),
+            id("tokenizer.ggml.eos_token_id"),
+        );
+        let add_bos = matches!(
+            meta.get("tokenizer.ggml.add_bos_token"),
+            Some(MetaValue::Bool(true))
+        );
+        Ok(Self::assemble(
+            tokens, merges, special, pre, bos, eos, add_bos,
+        ))
+    }
+
+    /// Builds the tokenizer from a Hugging Face `tokenizer.json` (byte-level BPE models with the
+    /// GPT-2, digit-splitting, Llama 3 or Qwen2 pre-tokenization).
+    pub fn from_tokenizer_json(text: &str) -> Result<Self, TokenizerError> {
+        let json: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| TokenizerError(format!("tokenizer.json: {e}")))?;
+        let model = &json["model"];
+        if model["type"].as_str() != Some("BPE") {
+            return Err(TokenizerError(format!(
+                "tokenizer.json model {} is not supported (BPE is)",
+                model["type"]
+            )));
+        }
+        let vocab = model["vocab"]
+            .as_object()
+            .ok_or_else(|| TokenizerError("tokenizer.json has no model.vocab".into()))?;
+        let mut tokens = vec![String::new(); vocab.len()];
+        let mut place = |text: &str, id: u64| -> Result<(), TokenizerError> {
+            let id =
+                usize::try_from(id).map_err(|_| TokenizerError("token id too large".into()))?;
+            if id >= 1 << 24 {
+                return Err(TokenizerError(format!("token id {id} is absurd")));
+            }
+            if id >= tokens.len() {
+                tokens.resize(id + 1, String::new());
+            }
+            tokens[id] = text.to_owned();
+            Ok(())
+        };
+        for (text, id) in vocab {
+            place(
+                text,
+                id.as_u64()
+                    .ok_or_else(|| TokenizerError("bad vocab id".into()))?,
+            )?;
+        }
+        let mut special = Vec::new();
+        for added in json["added_tokens"].as_array().into_iter().flatten() {
+            let (Some(text), Some(id)) = (added["content"].as_str(), added["id"].as_u64()) else {
+                return Err(TokenizerError("bad added_tokens entry".into()));
+            };
+            place(text, id)?;
+            special.push((text.to_owned(), id as u32));
+        }
+        let merges = model["merges"]
+            .as_array()
+            .ok_or_else(|| TokenizerError("tokenizer.json has no model.merges".into()))?
+            .iter()
+            .map(|m| match m {
+                serde_json::Value::String(s) => Ok(s.clone()),
+                serde_json::Value::Array(pair) if pair.len() == 2 => Ok(format!(
+                    "{} {}",
+                    pair[0].as_str().unwrap_or_default(),
+                    pair[1].as_str().unwrap_or_default()
+                )),
+                _ => Err(TokenizerError("bad merge entry".into())),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let pre = PreTokenizer::from_hf(&json["pre_tokenizer"]).ok_or_else(|| {
+            TokenizerError(format!(
+                "pre-tokenizer {} is not supported",
+                json["pre_tokenizer"]
+            ))
+        })?;
+        let eos = ["<|endoftext|>", "<|im_end|>", "</s>", "<|end_of_text|>"]
+            .iter()
+            .find_map(|t| special.iter().find(|(s, _)| s == t).map(|(_, id)| *id));
+        Ok(Self::assemble(
+            tokens, merges, special, pre, None, eos, false,
+        ))
+    }
+
+    fn assemble(
+        tokens: Vec<String>,
+        merges: Vec<String>,
+        mut special: Vec<(String, u32)>,
+        pre: PreTokenizer,
+        bos: Option<u32>,
+        eos: Option<u32>,
+        add_bos: bool,
+    ) -> Self {
+        let ids = tokens
             .iter()
             .enumerate()
             .map(|(i, t)| (t.clone(), i as u32))
@@ -101,34 +208,17 @@ impl BpeTokenizer {
             .enumerate()
             .map(|(i, m)| (m, i as u32))
             .collect();
-        let mut special: Vec<(String, u32)> = tokens
-            .iter()
-            .zip(&types)
-            .enumerate()
-            .filter(|(_, (_, t))| **t == CONTROL || **t == USER_DEFINED)
-            .map(|(i, (text, _))| (text.clone(), i as u32))
-            .filter(|(text, _)| !text.is_empty())
-            .collect();
         special.sort_by_key(|(text, _)| std::cmp::Reverse(text.len()));
-        let id = |key: &str| {
-            meta.get(key)
-                .and_then(MetaValue::as_u64)
-                .and_then(|v| u32::try_from(v).ok())
-                .filter(|v| (*v as usize) < tokens.len())
-        };
-        Ok(Self {
-            bos: id("tokenizer.ggml.bos_token_id"),
-            eos: id("tokenizer.ggml.eos_token_id"),
-            add_bos: matches!(
-                meta.get("tokenizer.ggml.add_bos_token"),
-                Some(MetaValue::Bool(true))
-            ),
+        Self {
             tokens,
             ids,
             ranks,
             pre,
             special,
-        })
+            bos,
+            eos,
+            add_bos,
+        }
     }
 
     /// Number of tokens in the vocabulary.
