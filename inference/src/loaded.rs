@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::chat::ChatFormat;
 use crate::gguf::{GgufFile, MetaValue};
 use crate::model::{ModelError, Weights, load_gguf};
-use crate::tokenizer::BpeTokenizer;
+use crate::tokenizer::Tokenizer;
 
 /// Which engine runs the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub struct LoadedModel {
     /// The weights (GGUF blocks shared with the file image, not copied).
     pub weights: Weights,
     /// Its tokenizer.
-    pub tokenizer: BpeTokenizer,
+    pub tokenizer: Tokenizer,
     /// Its chat format, when the file names one.
     pub chat: Option<ChatFormat>,
 }
@@ -34,7 +34,7 @@ impl LoadedModel {
         let file = GgufFile::parse(&bytes).map_err(|e| ModelError::Invalid(e.to_string()))?;
         let weights = load_gguf(&bytes, &file)?;
         let tokenizer =
-            BpeTokenizer::from_gguf(&file).map_err(|e| ModelError::Invalid(e.to_string()))?;
+            Tokenizer::from_gguf(&file).map_err(|e| ModelError::Invalid(e.to_string()))?;
         if tokenizer.vocab_size() < weights.config.vocab {
             return Err(ModelError::Invalid(format!(
                 "the tokenizer has {} tokens but the model expects {}",

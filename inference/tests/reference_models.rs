@@ -13,7 +13,7 @@ use airlock_inference::gguf::GgufFile;
 use airlock_inference::model::{CpuModel, LoadFormat, load_gguf, load_safetensors};
 use airlock_inference::safetensors::SafeTensors;
 use airlock_inference::sampling::SamplingParams;
-use airlock_inference::tokenizer::BpeTokenizer;
+use airlock_inference::tokenizer::Tokenizer;
 use serde_json::Value;
 
 const FAMILIES: [&str; 3] = ["llama", "qwen2", "qwen3"];
@@ -52,13 +52,13 @@ fn safetensors_model(family: &str, file: &str, format: LoadFormat) -> CpuModel {
     )
 }
 
-fn gguf_model(family: &str, label: &str) -> (CpuModel, BpeTokenizer) {
+fn gguf_model(family: &str, label: &str) -> (CpuModel, Tokenizer) {
     let bytes = Arc::new(std::fs::read(dir(family).join(format!("model-{label}.gguf"))).unwrap());
     let file = GgufFile::parse(&bytes).unwrap();
     let weights = load_gguf(&bytes, &file).unwrap();
     (
         CpuModel::new(weights, 256),
-        BpeTokenizer::from_gguf(&file).unwrap(),
+        Tokenizer::from_gguf(&file).unwrap(),
     )
 }
 
@@ -202,7 +202,7 @@ fn tokenizer_json_matches_the_hugging_face_tokenizer() {
     for family in FAMILIES {
         let reference = reference(family);
         let text = std::fs::read_to_string(dir(family).join("tokenizer.json")).unwrap();
-        let tokenizer = BpeTokenizer::from_tokenizer_json(&text).unwrap();
+        let tokenizer = Tokenizer::from_tokenizer_json(&text).unwrap();
         let prompt = reference["prompt"].as_str().unwrap();
         assert_eq!(
             tokenizer.encode(prompt),
@@ -211,8 +211,8 @@ fn tokenizer_json_matches_the_hugging_face_tokenizer() {
         );
         assert_eq!(tokenizer.eos, tokenizer.token_id("<|endoftext|>"));
     }
-    assert!(BpeTokenizer::from_tokenizer_json("{\"model\": {\"type\": \"Unigram\"}}").is_err());
-    assert!(BpeTokenizer::from_tokenizer_json("not json").is_err());
+    assert!(Tokenizer::from_tokenizer_json("{\"model\": {\"type\": \"Unigram\"}}").is_err());
+    assert!(Tokenizer::from_tokenizer_json("not json").is_err());
 }
 
 #[test]

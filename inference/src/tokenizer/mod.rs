@@ -1,13 +1,16 @@
-//! The GPT-2 style byte-level BPE tokenizer embedded in GGUF metadata
-//! (`tokenizer.ggml.model = gpt2`), with llama.cpp's pre-tokenization for the `gpt2` and
-//! `smollm` pre-tokenizer types. Checked token for token against llama.cpp.
+//! The tokenizer embedded in GGUF metadata — GPT-2 style byte-level BPE
+//! (`tokenizer.ggml.model = gpt2`, with llama.cpp's GPT-2, SmolLM, Llama 3 and Qwen2
+//! pre-tokenization) and SentencePiece-style BPE (`llama`) — or read from a Hugging Face
+//! `tokenizer.json`. Checked token for token against llama.cpp and the HF tokenizer.
 
 mod bytes;
 mod pretokenize;
+mod spm;
 
 use std::collections::HashMap;
 
 pub use pretokenize::PreTokenizer;
+pub use spm::Spm;
 
 use crate::gguf::{GgufFile, MetaValue};
 
@@ -28,9 +31,9 @@ const CONTROL: i64 = 3;
 /// GGUF token type of user-defined tokens.
 const USER_DEFINED: i64 = 4;
 
-/// A byte-level BPE tokenizer.
+/// A tokenizer: byte-level BPE (GPT-2 family) or, with `spm` set, SentencePiece-style BPE.
 #[derive(Debug, Clone)]
-pub struct BpeTokenizer {
+pub struct Tokenizer {
     tokens: Vec<String>,
     ids: HashMap<String, u32>,
     ranks: HashMap<String, u32>,
@@ -42,6 +45,8 @@ pub struct BpeTokenizer {
     pub eos: Option<u32>,
     /// Whether prompts start with the BOS token (`tokenizer.ggml.add_bos_token`).
     pub add_bos: bool,
+    /// SentencePiece scores and byte tokens (`tokenizer.ggml.model = llama`).
+    spm: Option<Spm>,
 }
 
 fn strings(value: Option<&MetaValue>, what: &str) -> Result<Vec<String>, TokenizerError> {
@@ -58,7 +63,68 @@ fn strings(value: Option<&MetaValue>, what: &str) -> Result<Vec<String>, Tokeniz
     }
 }
 
-impl BpeTokenizer {
+/// GGUF token type of byte tokens (`<0x0A>`).
+const BYTE: i64 = 6;
+
+/// The SentencePiece parts of GGUF metadata.
+fn spm_of(
+    meta: &std::collections::BTreeMap<String, MetaValue>,
+    tokens: &[String],
+) -> Result<Spm, TokenizerError> {
+    let scores: Vec<f32> = match meta.get("tokenizer.ggml.scores") {
+        Some(MetaValue::Array(items)) if items.len() == tokens.len() => items
+            .iter()
+            .map(|v| match v {
+                MetaValue::F64(f) => Ok(*f as f32),
+                _ => Err(TokenizerError(
+                    "tokenizer.ggml.scores holds a non-number".into(),
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => {
+            return Err(TokenizerError(
+                "tokenizer.ggml.scores is missing or does not match the tokens".into(),
+            ));
+        }
+    };
+    let types: Vec<i64> = match meta.get("tokenizer.ggml.token_type") {
+        Some(MetaValue::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                MetaValue::I64(t) => *t,
+                MetaValue::U64(t) => *t as i64,
+                _ => 1,
+            })
+            .collect(),
+        _ => vec![1; tokens.len()],
+    };
+    let mut byte_tokens = vec![None; 256];
+    for (i, (text, kind)) in tokens.iter().zip(&types).enumerate() {
+        if *kind == BYTE
+            && let Some(hex) = text.strip_prefix("<0x").and_then(|t| t.strip_suffix('>'))
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+        {
+            byte_tokens[byte as usize] = Some(i as u32);
+        }
+    }
+    let unknown = meta
+        .get("tokenizer.ggml.unknown_token_id")
+        .and_then(MetaValue::as_u64)
+        .map(|v| v as u32)
+        .filter(|v| (*v as usize) < tokens.len());
+    let add_space_prefix = !matches!(
+        meta.get("tokenizer.ggml.add_space_prefix"),
+        Some(MetaValue::Bool(false))
+    );
+    Ok(Spm {
+        scores,
+        byte_tokens,
+        unknown,
+        add_space_prefix,
+    })
+}
+
+impl Tokenizer {
     /// Builds the tokenizer from a GGUF file's `tokenizer.ggml.*` metadata.
     pub fn from_gguf(file: &GgufFile) -> Result<Self, TokenizerError> {
         let meta = &file.metadata;
@@ -66,9 +132,9 @@ impl BpeTokenizer {
             .get("tokenizer.ggml.model")
             .and_then(MetaValue::as_str)
             .unwrap_or("");
-        if model != "gpt2" {
+        if model != "gpt2" && model != "llama" {
             return Err(TokenizerError(format!(
-                "tokenizer model {model:?} is not supported yet (gpt2 is)"
+                "tokenizer model {model:?} is not supported (gpt2 and llama are)"
             )));
         }
         let pre_name = meta
@@ -79,7 +145,11 @@ impl BpeTokenizer {
             TokenizerError(format!("pre-tokenizer {pre_name:?} is not supported yet"))
         })?;
         let tokens = strings(meta.get("tokenizer.ggml.tokens"), "tokenizer.ggml.tokens")?;
-        let merges = strings(meta.get("tokenizer.ggml.merges"), "tokenizer.ggml.merges")?;
+        let merges = if model == "gpt2" {
+            strings(meta.get("tokenizer.ggml.merges"), "tokenizer.ggml.merges")?
+        } else {
+            Vec::new()
+        };
         let types: Vec<i64> = match meta.get("tokenizer.ggml.token_type") {
             Some(MetaValue::Array(items)) => items
                 .iter()
@@ -113,9 +183,14 @@ impl BpeTokenizer {
             meta.get("tokenizer.ggml.add_bos_token"),
             Some(MetaValue::Bool(true))
         );
-        Ok(Self::assemble(
-            tokens, merges, special, pre, bos, eos, add_bos,
-        ))
+        let spm = if model == "llama" {
+            Some(spm_of(meta, &tokens)?)
+        } else {
+            None
+        };
+        let mut tokenizer = Self::assemble(tokens, merges, special, pre, bos, eos, add_bos);
+        tokenizer.spm = spm;
+        Ok(tokenizer)
     }
 
     /// Builds the tokenizer from a Hugging Face `tokenizer.json` (byte-level BPE models with the
@@ -218,6 +293,7 @@ impl BpeTokenizer {
             bos,
             eos,
             add_bos,
+            spm: None,
         }
     }
 
@@ -229,10 +305,22 @@ impl BpeTokenizer {
     /// Encodes plain text: special-token strings are treated as ordinary text.
     pub fn encode(&self, text: &str) -> Vec<u32> {
         let mut out = Vec::new();
-        for piece in self.pre.split(text) {
-            self.encode_piece(piece, &mut out);
-        }
+        self.encode_fragment(text, true, &mut out);
         out
+    }
+
+    /// One fragment of text between special tokens (`first`: at the start or after one).
+    fn encode_fragment(&self, text: &str, first: bool, out: &mut Vec<u32>) {
+        if text.is_empty() {
+            return;
+        }
+        if let Some(spm) = &self.spm {
+            spm.encode(&self.ids, &spm.escape(text, first), out);
+            return;
+        }
+        for piece in self.pre.split(text) {
+            self.encode_piece(piece, out);
+        }
     }
 
     /// Encodes text in which special-token strings (e.g. `<|im_start|>`) become their ids,
@@ -248,12 +336,12 @@ impl BpeTokenizer {
                 .min_by_key(|(at, len, _)| (*at, std::cmp::Reverse(*len)));
             match next {
                 Some((at, len, id)) => {
-                    out.extend(self.encode(&rest[..at]));
+                    self.encode_fragment(&rest[..at], true, &mut out);
                     out.push(id);
                     rest = &rest[at + len..];
                 }
                 None => {
-                    out.extend(self.encode(rest));
+                    self.encode_fragment(rest, true, &mut out);
                     break;
                 }
             }
@@ -304,14 +392,31 @@ impl BpeTokenizer {
     pub fn token_bytes(&self, id: u32) -> Vec<u8> {
         match self.tokens.get(id as usize) {
             Some(token) if self.is_special(id) => token.as_bytes().to_vec(),
-            Some(token) => bytes::from_symbols(token),
+            Some(token) => match &self.spm {
+                Some(spm) => spm.token_bytes(token),
+                None => bytes::from_symbols(token),
+            },
             None => Vec::new(),
         }
     }
 
     /// Decodes ids back to text (invalid UTF-8 from partial tokens becomes U+FFFD).
+    /// (SentencePiece: the space prefixed to each fragment at encoding is removed again.)
     pub fn decode(&self, ids: &[u32]) -> String {
-        let raw: Vec<u8> = ids.iter().flat_map(|id| self.token_bytes(*id)).collect();
+        let strip = self.spm.as_ref().is_some_and(|s| s.add_space_prefix);
+        let mut raw = Vec::new();
+        let mut fragment_start = true;
+        for id in ids {
+            let bytes = self.token_bytes(*id);
+            if self.is_special(*id) {
+                fragment_start = true;
+                raw.extend(bytes);
+                continue;
+            }
+            let skip = usize::from(strip && fragment_start && bytes.first() == Some(&b' '));
+            raw.extend(&bytes[skip..]);
+            fragment_start = false;
+        }
         String::from_utf8_lossy(&raw).into_owned()
     }
 }
