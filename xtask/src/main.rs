@@ -180,7 +180,8 @@ fn test(root: &Path, with_qwen: bool) -> anyhow::Result<()> {
     )
 }
 
-/// Runs every bench binary (each prints JSON); the engine bench gets the SmolLM2 file.
+/// Runs every bench (each prints JSON): the bench binaries, then the engine in headless
+/// Chromium against a release appliance.
 fn bench(root: &Path) -> anyhow::Result<()> {
     let smollm2 = models::ensure(&models::SMOLLM2)?;
     for bin in ["bench-tree", "bench-engine"] {
@@ -199,7 +200,18 @@ fn bench(root: &Path) -> anyhow::Result<()> {
                 .env("AIRLOCK_SMOLLM2_GGUF", &smollm2),
         )?;
     }
-    Ok(())
+    let chromium = prereqs::chromium()?;
+    prereqs::npm_dependencies(root)?;
+    web::build(root)?;
+    let binary = build_appliance(root, true)?;
+    process::run(
+        process::command("node")
+            .current_dir(root)
+            .arg("benches/browser.mjs")
+            .env("AIRLOCK_BIN", &binary)
+            .env("AIRLOCK_CHROMIUM", &chromium)
+            .env("AIRLOCK_SMOLLM2_GGUF", &smollm2),
+    )
 }
 
 /// Formatting and clippy, warnings as errors.
