@@ -1,13 +1,16 @@
 //! The in-browser inference engine (airlock-inference on WebGPU), exposed to the page as
-//! `globalThis.airlockEngine.greedy(modelName, prompt, maxTokens, options?)`: loads a model the
-//! appliance serves from its `--models` folder, runs greedy decoding on the GPU and resolves
+//! `globalThis.airlockEngine.greedy(modelName, prompt, maxTokens, options?)`: streams a model
+//! the appliance serves from its `--models` folder onto the GPU tensor by tensor (the wasm heap
+//! holds the header and about one tensor, never the file), runs greedy decoding and resolves
 //! with the tokens, the text and timings. The browser e2e suite checks its tokens against the
 //! native engine's.
 
+use airlock_inference::gguf::{GgufError, GgufFile};
 use airlock_inference::gpu::kernels::MatvecShape;
 use airlock_inference::gpu::{GpuModel, GpuOptions};
-use airlock_inference::loaded::LoadedModel;
+use airlock_inference::model::load_gguf_layout;
 use airlock_inference::sampling::argmax;
+use airlock_inference::tokenizer::Tokenizer;
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -20,36 +23,149 @@ fn error(message: impl std::fmt::Display) -> JsValue {
     JsValue::from(js_sys::Error::new(&message.to_string()))
 }
 
-/// Downloads a model file from the appliance (same origin, session cookie).
-async fn fetch_model(name: &str) -> Result<Vec<u8>, JsValue> {
-    let window = web_sys::window().ok_or_else(|| error("no window"))?;
-    let url = format!(
-        "/api/models/file?path={}",
-        js_sys::encode_uri_component(name)
-    );
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(&url))
-        .await?
-        .dyn_into()?;
-    if !response.ok() {
+/// A model download in progress: the response body read chunk by chunk, keeping only the
+/// bytes not yet handed on (the header, then at most about one tensor).
+struct ModelStream {
+    reader: web_sys::ReadableStreamDefaultReader,
+    /// File length from Content-Length.
+    total: u64,
+    /// Bytes from file offset `start` on.
+    buffer: Vec<u8>,
+    start: u64,
+    /// Largest `buffer` seen: the wasm heap cost of loading.
+    peak: usize,
+}
+
+impl ModelStream {
+    async fn open(name: &str) -> Result<Self, JsValue> {
+        let window = web_sys::window().ok_or_else(|| error("no window"))?;
+        let url = format!(
+            "/api/models/file?path={}",
+            js_sys::encode_uri_component(name)
+        );
+        let response: web_sys::Response = JsFuture::from(window.fetch_with_str(&url))
+            .await?
+            .dyn_into()?;
+        if !response.ok() {
+            return Err(error(format!(
+                "the appliance refused model {name:?}: HTTP {}",
+                response.status()
+            )));
+        }
+        let total = response
+            .headers()
+            .get("content-length")?
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or_else(|| error("the model download has no length"))?;
+        let body = response
+            .body()
+            .ok_or_else(|| error("the model download has no body"))?;
+        let reader = body.get_reader().dyn_into()?;
+        Ok(Self {
+            reader,
+            total,
+            buffer: Vec::new(),
+            start: 0,
+            peak: 0,
+        })
+    }
+
+    /// Appends the next chunk; false at the end of the stream.
+    async fn read(&mut self) -> Result<bool, JsValue> {
+        let result = JsFuture::from(self.reader.read()).await?;
+        if Reflect::get(&result, &"done".into())?.as_bool() == Some(true) {
+            return Ok(false);
+        }
+        let chunk = Uint8Array::new(&Reflect::get(&result, &"value".into())?);
+        self.buffer.extend(chunk.to_vec());
+        self.peak = self.peak.max(self.buffer.len());
+        Ok(true)
+    }
+
+    /// Reads until the GGUF header parses.
+    async fn header(&mut self) -> Result<GgufFile, JsValue> {
+        loop {
+            match GgufFile::parse_header(&self.buffer, self.total) {
+                Ok(file) => return Ok(file),
+                Err(GgufError::Truncated(_)) if (self.buffer.len() as u64) < self.total => {
+                    if !self.read().await? {
+                        return Err(error("the model download ended inside the header"));
+                    }
+                }
+                Err(e) => return Err(error(e)),
+            }
+        }
+    }
+
+    /// The bytes `offset..offset + len` of the file; everything before is dropped.
+    async fn range(&mut self, offset: u64, len: u64) -> Result<&[u8], JsValue> {
+        loop {
+            if offset > self.start {
+                let drop = ((offset - self.start) as usize).min(self.buffer.len());
+                self.buffer.drain(..drop);
+                self.start += drop as u64;
+            }
+            if self.start == offset && self.buffer.len() as u64 >= len {
+                return Ok(&self.buffer[..len as usize]);
+            }
+            if !self.read().await? {
+                return Err(error(format!(
+                    "the model download ended at byte {} of {}",
+                    self.start + self.buffer.len() as u64,
+                    self.total
+                )));
+            }
+        }
+    }
+}
+
+/// Streams a GGUF model from the appliance straight onto the GPU: the header first (shapes,
+/// tokenizer), then each tensor's bytes into its buffers as they arrive.
+async fn load(
+    name: &str,
+    options: &JsValue,
+) -> Result<(GpuModel, Tokenizer, usize, String), JsValue> {
+    let mut stream = ModelStream::open(name).await?;
+    let file = stream.header().await?;
+    let weights = load_gguf_layout(&file).map_err(error)?;
+    let tokenizer = Tokenizer::from_gguf(&file).map_err(error)?;
+    let architecture = adapter_architecture().await;
+    let gpu_options = GpuOptions {
+        matvec_shape: Some(shape_for(&architecture, options)),
+        ..GpuOptions::default()
+    };
+    let mut gpu = GpuModel::new(&weights, CONTEXT, gpu_options)
+        .await
+        .map_err(error)?;
+    drop(weights);
+    let mut tensors = file.tensors.clone();
+    tensors.sort_by_key(|t| t.file_offset);
+    for tensor in &tensors {
+        let bytes = stream.range(tensor.file_offset, tensor.byte_len).await?;
+        gpu.write_tensor(&tensor.name, tensor.ggml_type, bytes)
+            .map_err(error)?;
+    }
+    let missing = gpu.missing_tensors();
+    if !missing.is_empty() {
         return Err(error(format!(
-            "the appliance refused model {name:?}: HTTP {}",
-            response.status()
+            "the model file lacks {}",
+            missing.join(", ")
         )));
     }
-    let buffer = JsFuture::from(response.array_buffer()?).await?;
-    Ok(Uint8Array::new(&buffer).to_vec())
+    let adapter = format!("{} {architecture}", gpu.adapter());
+    Ok((gpu, tokenizer, stream.peak, adapter))
 }
 
 /// Prompt token ids: a string is tokenized (special tokens parsed), an array is taken as ids.
-fn prompt_ids(loaded: &LoadedModel, prompt: &JsValue) -> Result<Vec<u32>, JsValue> {
+fn prompt_ids(tokenizer: &Tokenizer, prompt: &JsValue) -> Result<Vec<u32>, JsValue> {
     if let Some(text) = prompt.as_string() {
         let mut ids = Vec::new();
-        if loaded.tokenizer.add_bos
-            && let Some(bos) = loaded.tokenizer.bos
+        if tokenizer.add_bos
+            && let Some(bos) = tokenizer.bos
         {
             ids.push(bos);
         }
-        ids.extend(loaded.tokenizer.encode_with_special(&text));
+        ids.extend(tokenizer.encode_with_special(&text));
         return Ok(ids);
     }
     let array: Array = prompt
@@ -113,21 +229,8 @@ async fn greedy(
     options: JsValue,
 ) -> Result<JsValue, JsValue> {
     let started = js_sys::Date::now();
-    let bytes = fetch_model(&name).await?;
-    let fetched = js_sys::Date::now();
-    let loaded = LoadedModel::from_gguf_bytes(bytes).map_err(error)?;
-    let ids = prompt_ids(&loaded, &prompt)?;
-    let architecture = adapter_architecture().await;
-    let gpu_options = GpuOptions {
-        matvec_shape: Some(shape_for(&architecture, &options)),
-        ..GpuOptions::default()
-    };
-    let mut gpu = GpuModel::new(&loaded.weights, CONTEXT, gpu_options)
-        .await
-        .map_err(error)?;
-    let adapter = format!("{} {architecture}", gpu.adapter());
-    let tokenizer = loaded.tokenizer;
-    drop(loaded.weights);
+    let (mut gpu, tokenizer, peak, adapter) = load(&name, &options).await?;
+    let ids = prompt_ids(&tokenizer, &prompt)?;
     let uploaded = js_sys::Date::now();
     let mut logits = gpu.forward_async(&ids, 0).await.map_err(error)?;
     let prefilled = js_sys::Date::now();
@@ -158,8 +261,8 @@ async fn greedy(
     set("promptTokens", JsValue::from(ids.len() as u32))?;
     set("adapter", adapter.into())?;
     set("shape", format!("{:?}", gpu.matvec_shape()).into())?;
-    set("fetchMs", (fetched - started).into())?;
-    set("loadMs", (uploaded - fetched).into())?;
+    set("loadMs", (uploaded - started).into())?;
+    set("peakBufferedBytes", JsValue::from(peak as f64))?;
     set("prefillMs", (prefilled - uploaded).into())?;
     set("decodeMs", (decoded - prefilled).into())?;
     Ok(result.into())

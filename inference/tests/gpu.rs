@@ -175,3 +175,41 @@ fn context_overflow_is_an_error() {
         "{error}"
     );
 }
+
+#[test]
+fn a_model_streamed_tensor_by_tensor_from_its_header_gives_the_same_tokens() {
+    use airlock_inference::model::load_gguf_layout;
+    for (family, label) in [("llama", "q4_k"), ("qwen2", "q4_1"), ("qwen3", "q8_0")] {
+        let bytes = std::fs::read(dir(family).join(format!("model-{label}.gguf"))).unwrap();
+        let header_len = GgufFile::parse(&bytes).unwrap().data_offset as usize;
+        let file = GgufFile::parse_header(&bytes[..header_len], bytes.len() as u64).unwrap();
+        assert!(
+            GgufFile::parse_header(&bytes[..header_len / 2], bytes.len() as u64).is_err(),
+            "half a header asks for more bytes"
+        );
+        let layout = load_gguf_layout(&file).unwrap();
+        let options = GpuOptions {
+            max_shard_bytes: Some(4096),
+            ..GpuOptions::default()
+        };
+        let mut gpu = pollster::block_on(GpuModel::new(&layout, 256, options)).unwrap();
+        assert!(!gpu.missing_tensors().is_empty());
+        for tensor in &file.tensors {
+            let data = &bytes[tensor.file_offset as usize..][..tensor.byte_len as usize];
+            gpu.write_tensor(&tensor.name, tensor.ggml_type, data)
+                .unwrap();
+        }
+        assert_eq!(gpu.missing_tensors(), Vec::<String>::new());
+        let reference = reference(family);
+        let prompt = ids(&reference["prompt_ids"]);
+        assert_eq!(
+            greedy(&mut gpu, &prompt, 32),
+            ids(&reference["cases"][format!("gguf-{label}").as_str()]["greedy"]),
+            "{family} {label} streamed"
+        );
+        let error = gpu
+            .write_tensor("blk.0.attn_q.weight", file.tensors[1].ggml_type, &[0; 3])
+            .unwrap_err();
+        assert!(error.to_string().contains("expected"), "{error}");
+    }
+}

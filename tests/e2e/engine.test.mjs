@@ -1,11 +1,12 @@
 // The inference engine in the browser: headless Chromium's WebGPU (SwiftShader on CI machines)
 // runs the same WGSL kernels as the native engine. Greedy tokens must equal the native engine's
 // (which equal transformers', see inference/tests) for tiny Llama/Qwen3 models and SmolLM2.
-// Model files come from the appliance's --models folder; each download is in the audit log.
+// Model files come from the appliance's --models folder, stream onto the GPU tensor by tensor
+// (the page never holds the whole file), and each download is in the audit log.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeWorkspace, startAppliance, launchBrowser } from "./harness.mjs";
@@ -61,8 +62,11 @@ test("SmolLM2-135M Q4_1 on WebGPU gives the native greedy tokens", { timeout: 60
   const plain = reference.greedy.find((g) => g.label === "plain");
   const result = await greedy("smollm2-135m-q4_1.gguf", plain.prompt_ids, 16);
   assert.deepEqual(result.tokens, plain.transformers.slice(0, 16), `adapter: ${result.adapter}`);
-  console.log(`# SmolLM2 in the browser on ${result.adapter}: fetch ${Math.round(result.fetchMs)} ms, ` +
-    `load ${Math.round(result.loadMs)} ms, prefill ${(plain.prompt_ids.length / result.prefillMs * 1000).toFixed(2)} tok/s, ` +
+  const fileBytes = statSync(process.env.AIRLOCK_SMOLLM2_GGUF).size;
+  assert.ok(result.peakBufferedBytes < fileBytes / 2,
+    `streamed to the GPU: at most ${result.peakBufferedBytes} of ${fileBytes} bytes were held in the page`);
+  console.log(`# SmolLM2 in the browser on ${result.adapter}: ` +
+    `stream+upload ${Math.round(result.loadMs)} ms (peak ${(result.peakBufferedBytes / 1048576).toFixed(1)} MiB buffered of ${(fileBytes / 1048576).toFixed(1)} MiB), prefill ${(plain.prompt_ids.length / result.prefillMs * 1000).toFixed(2)} tok/s, ` +
     `decode ${(15 / result.decodeMs * 1000).toFixed(2)} tok/s (${result.shape} kernels)`);
 });
 

@@ -100,6 +100,14 @@ pub struct GgufFile {
 impl GgufFile {
     /// Parses the whole file image `bytes`.
     pub fn parse(bytes: &[u8]) -> Result<Self, GgufError> {
+        Self::parse_header(bytes, bytes.len() as u64)
+    }
+
+    /// Parses the header from the first bytes of a file of `file_len` bytes, for streaming:
+    /// tensor data only has to fit in `file_len`. `Truncated` while `prefix` is shorter than the
+    /// file means "read more and try again".
+    pub fn parse_header(prefix: &[u8], file_len: u64) -> Result<Self, GgufError> {
+        let bytes = prefix;
         let mut r = Reader::new(bytes);
         if r.bytes(4, "magic")? != MAGIC {
             return Err(GgufError::BadMagic);
@@ -172,7 +180,7 @@ impl GgufFile {
                 .checked_add(offset)
                 .ok_or_else(|| GgufError::Invalid(format!("tensor {name:?} offset overflows")))?;
             let end = file_offset.checked_add(byte_len);
-            if end.is_none_or(|end| end > bytes.len() as u64) {
+            if end.is_none_or(|end| end > file_len) {
                 return Err(GgufError::Truncated(format!("data of tensor {name:?}")));
             }
             tensors.push(TensorInfo {

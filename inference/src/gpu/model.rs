@@ -2,15 +2,18 @@
 //! `shaders/`; all bind groups are built at load time, so a step only writes the position,
 //! records the dispatches, submits, and reads back the logits.
 
+use std::collections::{BTreeSet, HashMap};
+
 use wgpu::util::DeviceExt;
 
 use super::GpuError;
 use super::context::GpuContext;
 use super::kernels::{Kernels, MatvecShape};
 use super::readback::read_f32;
-use super::upload::{GpuMatrix, layout_of, stackable, upload, upload_stacked};
+use super::upload::{GpuMatrix, allocate, encode_rows, layout_of, stackable, write_rows};
 use crate::config::ModelConfig;
-use crate::model::matrix::Matrix;
+use crate::gguf::{GgmlType, dequantize};
+use crate::model::matrix::{Matrix, Storage};
 use crate::model::weights::{RopeStyle, Weights};
 use crate::model::{ModelError, rope};
 
@@ -46,19 +49,41 @@ struct Activations {
     embed_params: wgpu::Buffer,
 }
 
+/// Where a tensor's bytes go on the device (by GGUF tensor name).
+enum Target {
+    /// Rows `first_row..first_row + rows` of `matrices[matrix]`, bytes in GPU layout.
+    Rows {
+        matrix: usize,
+        first_row: usize,
+        rows: usize,
+    },
+    /// `len` f32 values at byte `offset` of a buffer (norm weights, biases).
+    Floats {
+        buffer: wgpu::Buffer,
+        offset: u64,
+        len: usize,
+    },
+    /// Llama 3 frequency divisors: the RoPE table is recomputed.
+    RopeFreqs,
+}
+
 /// A model on the GPU with its KV cache.
 pub struct GpuModel {
     ctx: GpuContext,
     config: ModelConfig,
     capacity: usize,
     shape: MatvecShape,
-    embedding: GpuMatrix,
+    /// Every weight matrix (ops hold bind groups that reference their buffers).
+    matrices: Vec<GpuMatrix>,
+    embedding: usize,
     embed_binds: Vec<wgpu::BindGroup>,
     embed_pipeline: wgpu::ComputePipeline,
     ops: Vec<Op>,
     act: Activations,
-    /// Keeps weight buffers alive (ops hold bind groups that reference them).
-    _keep: Vec<GpuMatrix>,
+    rope_table: wgpu::Buffer,
+    targets: HashMap<String, Target>,
+    /// Tensors not written yet (a model allocated from a header before its data streams in).
+    missing: BTreeSet<String>,
 }
 
 fn storage(device: &wgpu::Device, label: &str, floats: usize) -> wgpu::Buffer {
@@ -181,36 +206,93 @@ impl Builder<'_> {
     }
 }
 
-/// Uploads `parts` stacked when their layouts allow (one dispatch), else one by one; returns
-/// each matrix with the output offset its rows go to.
-fn upload_group(
-    ctx: &GpuContext,
-    name: &str,
-    parts: &[&Matrix],
+/// Allocates weight matrices, records where each tensor goes, and writes the bytes of those
+/// already loaded.
+struct Placer<'a> {
+    ctx: &'a GpuContext,
     max_shard: u64,
-) -> Result<Vec<(GpuMatrix, usize)>, GpuError> {
-    if stackable(parts) {
-        return Ok(vec![(
-            upload_stacked(&ctx.device, &ctx.queue, name, parts, max_shard)?,
-            0,
-        )]);
+    matrices: Vec<GpuMatrix>,
+    targets: HashMap<String, Target>,
+    missing: BTreeSet<String>,
+}
+
+impl Placer<'_> {
+    /// Places `parts` (GGUF name, matrix) stacked when their layouts allow (one dispatch), else
+    /// one by one; returns each GPU matrix index with the output offset its rows go to.
+    fn matrices(
+        &mut self,
+        label: &str,
+        parts: &[(String, &Matrix)],
+    ) -> Result<Vec<(usize, usize)>, GpuError> {
+        let matrices: Vec<&Matrix> = parts.iter().map(|(_, m)| *m).collect();
+        let groups: Vec<Vec<usize>> = if stackable(&matrices) {
+            vec![(0..parts.len()).collect()]
+        } else {
+            (0..parts.len()).map(|i| vec![i]).collect()
+        };
+        let mut placed = Vec::new();
+        let mut out_offset = 0;
+        for group in groups {
+            let members: Vec<&Matrix> = group.iter().map(|i| matrices[*i]).collect();
+            let gpu = allocate(&self.ctx.device, label, &members, self.max_shard)?;
+            let index = self.matrices.len();
+            let mut first_row = 0;
+            for i in &group {
+                let (name, matrix) = &parts[*i];
+                let mut bytes = Vec::new();
+                encode_rows(matrix, 0..matrix.rows, &mut bytes);
+                if bytes.is_empty() {
+                    self.missing.insert(name.clone());
+                } else {
+                    write_rows(&self.ctx.queue, &gpu, first_row, &bytes)?;
+                }
+                self.targets.insert(
+                    name.clone(),
+                    Target::Rows {
+                        matrix: index,
+                        first_row,
+                        rows: matrix.rows,
+                    },
+                );
+                first_row += matrix.rows;
+            }
+            placed.push((index, out_offset));
+            out_offset += gpu.rows;
+            self.matrices.push(gpu);
+        }
+        Ok(placed)
     }
-    let mut out = Vec::new();
-    let mut offset = 0;
-    for (i, part) in parts.iter().enumerate() {
-        out.push((
-            upload(
-                &ctx.device,
-                &ctx.queue,
-                &format!("{name}[{i}]"),
-                part,
-                max_shard,
-            )?,
-            offset,
-        ));
-        offset += part.rows;
+
+    /// A buffer of the concatenated `parts` (GGUF name, values); a layout-only load (all
+    /// values zero in a `Pending` model) marks them missing.
+    fn floats(&mut self, label: &str, parts: &[(String, &[f32])], pending: bool) -> wgpu::Buffer {
+        let values: Vec<f32> = parts.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let buffer = self
+            .ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: &bytes,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            });
+        let mut offset = 0;
+        for (name, part) in parts {
+            self.targets.insert(
+                name.clone(),
+                Target::Floats {
+                    buffer: buffer.clone(),
+                    offset,
+                    len: part.len(),
+                },
+            );
+            if pending {
+                self.missing.insert(name.clone());
+            }
+            offset += (part.len() * 4) as u64;
+        }
+        buffer
     }
-    Ok(out)
 }
 
 /// Thread-per-row on CPU-emulated adapters, workgroup-per-row elsewhere.
@@ -291,7 +373,22 @@ impl GpuModel {
             embed_params: uniform(device, &[0, 0, 0]),
         };
         let inverse = rope::inverse_frequencies(c, weights.rope_freq_factors.as_deref());
-        let table = floats(device, "rope table", &rope::table(&inverse, capacity));
+        let table = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("rope table"),
+            contents: &rope::table(&inverse, capacity)
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<u8>>(),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        });
+        let pending = matches!(weights.embedding.storage, Storage::Pending { .. });
+        let mut place = Placer {
+            ctx: &ctx,
+            max_shard,
+            matrices: Vec::new(),
+            targets: HashMap::from([("rope_freqs.weight".to_owned(), Target::RopeFreqs)]),
+            missing: BTreeSet::new(),
+        };
         let interleaved = u32::from(weights.rope_style == RopeStyle::Interleaved);
         let attention_params = uniform(
             device,
@@ -304,51 +401,63 @@ impl GpuModel {
             ],
         );
         let empty = floats(device, "empty", &[0.0]);
-        let mut keep = Vec::new();
         let mut b = Builder {
             device,
             kernels: &kernels,
             ops: Vec::new(),
         };
         for (i, layer) in weights.layers.iter().enumerate() {
-            let qkv = upload_group(
-                &ctx,
-                &format!("blk.{i}.qkv"),
-                &[&layer.q, &layer.k, &layer.v],
-                max_shard,
+            let blk = |t: &str| format!("blk.{i}.{t}");
+            let qkv = place.matrices(
+                "qkv",
+                &[
+                    (blk("attn_q.weight"), &layer.q),
+                    (blk("attn_k.weight"), &layer.k),
+                    (blk("attn_v.weight"), &layer.v),
+                ],
             )?;
-            let gate_up = upload_group(
-                &ctx,
-                &format!("blk.{i}.gate_up"),
-                &[&layer.gate, &layer.up],
-                max_shard,
+            let gate_up = place.matrices(
+                "gate_up",
+                &[
+                    (blk("ffn_gate.weight"), &layer.gate),
+                    (blk("ffn_up.weight"), &layer.up),
+                ],
             )?;
-            let wo = upload(
-                &ctx.device,
-                &ctx.queue,
-                &format!("blk.{i}.o"),
-                &layer.o,
-                max_shard,
-            )?;
-            let wd = upload(
-                &ctx.device,
-                &ctx.queue,
-                &format!("blk.{i}.down"),
-                &layer.down,
-                max_shard,
-            )?;
+            let wo = place.matrices("o", &[(blk("attn_output.weight"), &layer.o)])?[0].0;
+            let wd = place.matrices("down", &[(blk("ffn_down.weight"), &layer.down)])?[0].0;
             let keys = storage(device, "keys", capacity * kv_dim);
             let values = storage(device, "values", capacity * kv_dim);
-            let attn_norm = floats(device, "attn_norm", &layer.attn_norm);
-            let ffn_norm = floats(device, "ffn_norm", &layer.ffn_norm);
-            let bias = layer
-                .qkv_bias
-                .as_ref()
-                .map(|parts| floats(device, "qkv bias", &parts.concat()));
-            let norms = layer
-                .qk_norm
-                .as_ref()
-                .map(|parts| floats(device, "qk norm", &parts.concat()));
+            let attn_norm = place.floats(
+                "attn_norm",
+                &[(blk("attn_norm.weight"), &layer.attn_norm)],
+                pending,
+            );
+            let ffn_norm = place.floats(
+                "ffn_norm",
+                &[(blk("ffn_norm.weight"), &layer.ffn_norm)],
+                pending,
+            );
+            let bias = layer.qkv_bias.as_ref().map(|[bq, bk, bv]| {
+                place.floats(
+                    "qkv bias",
+                    &[
+                        (blk("attn_q.bias"), bq.as_slice()),
+                        (blk("attn_k.bias"), bk.as_slice()),
+                        (blk("attn_v.bias"), bv.as_slice()),
+                    ],
+                    pending,
+                )
+            });
+            let norms = layer.qk_norm.as_ref().map(|[nq, nk]| {
+                place.floats(
+                    "qk norm",
+                    &[
+                        (blk("attn_q_norm.weight"), nq.as_slice()),
+                        (blk("attn_k_norm.weight"), nk.as_slice()),
+                    ],
+                    pending,
+                )
+            });
             let rope_params = uniform(
                 device,
                 &[
@@ -363,7 +472,13 @@ impl GpuModel {
             );
             b.rms_norm(&act.x, &attn_norm, &act.normed, c.hidden, c.rms_eps);
             for (matrix, offset) in &qkv {
-                b.matvec(matrix, &act.normed, &act.qkv, *offset, false);
+                b.matvec(
+                    &place.matrices[*matrix],
+                    &act.normed,
+                    &act.qkv,
+                    *offset,
+                    false,
+                );
             }
             let rope_store = kernels.rope_store.clone();
             b.dispatch(
@@ -396,10 +511,16 @@ impl GpuModel {
                 ],
                 (c.heads as u32, 1),
             );
-            b.matvec(&wo, &act.attn, &act.x, 0, true);
+            b.matvec(&place.matrices[wo], &act.attn, &act.x, 0, true);
             b.rms_norm(&act.x, &ffn_norm, &act.normed, c.hidden, c.rms_eps);
             for (matrix, offset) in &gate_up {
-                b.matvec(matrix, &act.normed, &act.gate_up, *offset, false);
+                b.matvec(
+                    &place.matrices[*matrix],
+                    &act.normed,
+                    &act.gate_up,
+                    *offset,
+                    false,
+                );
             }
             let count = uniform(device, &[c.intermediate as u32]);
             let swiglu = kernels.swiglu.clone();
@@ -409,27 +530,31 @@ impl GpuModel {
                 &[(0, &act.act), (1, &act.gate_up), (2, &count)],
                 ((c.intermediate as u32).div_ceil(64), 1),
             );
-            b.matvec(&wd, &act.act, &act.x, 0, true);
-            keep.extend(qkv.into_iter().chain(gate_up).map(|(m, _)| m));
-            keep.extend([wo, wd]);
+            b.matvec(&place.matrices[wd], &act.act, &act.x, 0, true);
         }
-        let output_norm = floats(device, "output_norm", &weights.output_norm);
+        let output_norm = place.floats(
+            "output_norm",
+            &[("output_norm.weight".to_owned(), &weights.output_norm)],
+            pending,
+        );
         b.rms_norm(&act.x, &output_norm, &act.normed, c.hidden, c.rms_eps);
-        let embedding = upload(
-            &ctx.device,
-            &ctx.queue,
+        let embedding_index = place.matrices(
             "token_embd",
-            &weights.embedding,
-            max_shard,
-        )?;
-        match &weights.output {
-            Some(output) => {
-                let output = upload(&ctx.device, &ctx.queue, "output", output, max_shard)?;
-                b.matvec(&output, &act.normed, &act.logits, 0, false);
-                keep.push(output);
-            }
-            None => b.matvec(&embedding, &act.normed, &act.logits, 0, false),
-        }
+            &[("token_embd.weight".to_owned(), &weights.embedding)],
+        )?[0]
+            .0;
+        let output_index = match &weights.output {
+            Some(output) => place.matrices("output", &[("output.weight".to_owned(), output)])?[0].0,
+            None => embedding_index,
+        };
+        b.matvec(
+            &place.matrices[output_index],
+            &act.normed,
+            &act.logits,
+            0,
+            false,
+        );
+        let embedding = &place.matrices[embedding_index];
         let embed_pipeline = kernels.embed(embedding.format).clone();
         let layout = embed_pipeline.get_bind_group_layout(0);
         let embed_binds = embedding
@@ -457,18 +582,80 @@ impl GpuModel {
             })
             .collect();
         let ops = b.ops;
+        let (matrices, targets, missing) = (place.matrices, place.targets, place.missing);
         Ok(Self {
             ctx,
             config,
             capacity,
             shape,
-            embedding,
+            matrices,
+            embedding: embedding_index,
             embed_binds,
             embed_pipeline,
             ops,
             act,
-            _keep: keep,
+            rope_table: table,
+            targets,
+            missing,
         })
+    }
+
+    /// Writes one tensor's bytes (GGUF name, type and raw data) into its place on the device —
+    /// how a model allocated from a GGUF header receives its data tensor by tensor. Tensors the
+    /// engine does not use are ignored.
+    pub fn write_tensor(
+        &mut self,
+        name: &str,
+        ggml_type: GgmlType,
+        bytes: &[u8],
+    ) -> Result<(), GpuError> {
+        let Some(target) = self.targets.get(name) else {
+            return Ok(());
+        };
+        match target {
+            Target::Rows {
+                matrix,
+                first_row,
+                rows,
+            } => {
+                let gpu = &self.matrices[*matrix];
+                if bytes.len() != rows * gpu.row_bytes {
+                    return Err(GpuError(format!(
+                        "tensor {name}: {} bytes, expected {rows} rows of {}",
+                        bytes.len(),
+                        gpu.row_bytes
+                    )));
+                }
+                write_rows(&self.ctx.queue, gpu, *first_row, bytes)?;
+            }
+            Target::Floats {
+                buffer,
+                offset,
+                len,
+            } => {
+                let values = dequantize(ggml_type, bytes, *len)
+                    .map_err(|e| GpuError(format!("tensor {name}: {e}")))?;
+                let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                self.ctx.queue.write_buffer(buffer, *offset, &data);
+            }
+            Target::RopeFreqs => {
+                let factors = dequantize(ggml_type, bytes, self.config.head_dim / 2)
+                    .map_err(|e| GpuError(format!("tensor {name}: {e}")))?;
+                let inverse = rope::inverse_frequencies(&self.config, Some(&factors));
+                let table: Vec<u8> = rope::table(&inverse, self.capacity)
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect();
+                self.ctx.queue.write_buffer(&self.rope_table, 0, &table);
+            }
+        }
+        self.missing.remove(name);
+        Ok(())
+    }
+
+    /// Tensors that were never written (empty once a streamed model is complete).
+    pub fn missing_tensors(&self) -> Vec<String> {
+        self.missing.iter().cloned().collect()
     }
 
     /// The model's shape.
@@ -499,9 +686,9 @@ impl GpuModel {
     /// Records one token's forward pass at `pos`; copies logits out when `read` is set.
     fn record(&self, token: u32, pos: usize, read: bool) {
         let queue = &self.ctx.queue;
-        let (shard, local) = self.embedding.locate(token as usize);
-        let shard_index = self
-            .embedding
+        let embedding = &self.matrices[self.embedding];
+        let (shard, local) = embedding.locate(token as usize);
+        let shard_index = embedding
             .shards
             .iter()
             .position(|s| std::ptr::eq(s, shard))
@@ -509,8 +696,8 @@ impl GpuModel {
         queue.write_buffer(&self.act.step, 0, &(pos as u32).to_le_bytes());
         let embed_params: Vec<u8> = [
             local as u32,
-            self.embedding.cols as u32,
-            self.embedding.row_bytes as u32,
+            embedding.cols as u32,
+            embedding.row_bytes as u32,
             0,
         ]
         .iter()
@@ -522,7 +709,7 @@ impl GpuModel {
             let mut pass = encoder.begin_compute_pass(&Default::default());
             pass.set_pipeline(&self.embed_pipeline);
             pass.set_bind_group(0, &self.embed_binds[shard_index], &[]);
-            pass.dispatch_workgroups(((self.embedding.cols / 32) as u32).div_ceil(64), 1, 1);
+            pass.dispatch_workgroups(((embedding.cols / 32) as u32).div_ceil(64), 1, 1);
             for op in &self.ops {
                 pass.set_pipeline(&op.pipeline);
                 pass.set_bind_group(0, &op.bind, &[]);

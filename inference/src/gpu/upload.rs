@@ -70,11 +70,15 @@ pub fn layout_of(matrix: &Matrix) -> (Format, usize) {
             Bits::Eight => (Format::Airlock8, matrix.cols / 32 * 36),
             Bits::Four => (Format::Airlock4, matrix.cols / 32 * 20),
         },
+        Storage::Pending {
+            ggml_type,
+            row_bytes,
+        } => (ggml_format(*ggml_type), *row_bytes),
     }
 }
 
-/// Appends rows `rows` of `matrix` in GPU layout to `out`.
-fn encode_rows(matrix: &Matrix, rows: std::ops::Range<usize>, out: &mut Vec<u8>) {
+/// Appends rows `rows` of `matrix` in GPU layout to `out` (nothing for `Pending`).
+pub fn encode_rows(matrix: &Matrix, rows: std::ops::Range<usize>, out: &mut Vec<u8>) {
     match &matrix.storage {
         Storage::F32(values) => {
             for v in &values[rows.start * matrix.cols..rows.end * matrix.cols] {
@@ -99,6 +103,7 @@ fn encode_rows(matrix: &Matrix, rows: std::ops::Range<usize>, out: &mut Vec<u8>)
                 }
             }
         }
+        Storage::Pending { .. } => {}
     }
 }
 
@@ -110,21 +115,29 @@ pub fn upload(
     matrix: &Matrix,
     max_shard: u64,
 ) -> Result<GpuMatrix, GpuError> {
-    upload_stacked(device, queue, name, &[matrix], max_shard)
+    let gpu = allocate(device, name, &[matrix], max_shard)?;
+    let mut bytes = Vec::with_capacity(matrix.rows * gpu.row_bytes);
+    encode_rows(matrix, 0..matrix.rows, &mut bytes);
+    write_rows(queue, &gpu, 0, &bytes)?;
+    Ok(gpu)
 }
 
-/// Whether `parts` can be stacked into one GPU matrix (same layout and width).
+/// Whether `parts` can be stacked into one GPU matrix: same layout and width, and each part a
+/// whole number of words (so every part starts word-aligned for streamed writes).
 pub fn stackable(parts: &[&Matrix]) -> bool {
     parts
         .windows(2)
         .all(|w| layout_of(w[0]) == layout_of(w[1]) && w[0].cols == w[1].cols)
+        && parts
+            .iter()
+            .all(|m| (m.rows * layout_of(m).1).is_multiple_of(4))
 }
 
-/// Uploads `parts` (same layout, see `stackable`) as one matrix whose rows are theirs in
-/// order, so one dispatch computes all their products (q/k/v, gate/up).
-pub fn upload_stacked(
+/// Creates the (empty) shards of a matrix whose rows are those of `parts` in order, so one
+/// dispatch computes all their products (q/k/v, gate/up). Shards hold a multiple of four rows,
+/// so each starts word-aligned.
+pub fn allocate(
     device: &wgpu::Device,
-    queue: &wgpu::Queue,
     name: &str,
     parts: &[&Matrix],
     max_shard: u64,
@@ -136,44 +149,36 @@ pub fn upload_stacked(
             first.cols
         )));
     }
-    if !stackable(parts) {
+    if parts.len() > 1 && !stackable(parts) {
         return Err(GpuError(format!(
             "{name}: stacked matrices differ in layout"
         )));
     }
     let (format, row_bytes) = layout_of(first);
     let total_rows: usize = parts.iter().map(|m| m.rows).sum();
-    let encode = |range: std::ops::Range<usize>, out: &mut Vec<u8>| {
-        let mut start = 0;
-        for part in parts {
-            let (lo, hi) = (range.start.max(start), range.end.min(start + part.rows));
-            if lo < hi {
-                encode_rows(part, lo - start..hi - start, out);
-            }
-            start += part.rows;
-        }
-    };
     // Leave a word of slack: unaligned reads may touch the next word.
-    let rows_per_shard = (max_shard.saturating_sub(8) / row_bytes as u64) as usize;
+    let fit = (max_shard.saturating_sub(8) / row_bytes as u64) as usize;
+    let rows_per_shard = if fit >= total_rows {
+        total_rows
+    } else {
+        fit / 4 * 4
+    };
     if rows_per_shard == 0 {
         return Err(GpuError(format!(
-            "{name}: one row ({row_bytes} bytes) exceeds the GPU's largest buffer binding ({max_shard} bytes)"
+            "{name}: rows of {row_bytes} bytes do not fit the GPU's largest buffer binding ({max_shard} bytes)"
         )));
     }
     let mut shards = Vec::new();
     let mut first_row = 0;
     while first_row < total_rows {
         let rows = rows_per_shard.min(total_rows - first_row);
-        let mut bytes = Vec::with_capacity(rows * row_bytes + 8);
-        encode(first_row..first_row + rows, &mut bytes);
-        bytes.resize(bytes.len().div_ceil(4) * 4 + 4, 0);
+        let size = ((rows * row_bytes).div_ceil(4) * 4 + 4) as u64;
         let buffer = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(name),
-            size: bytes.len() as u64,
+            size,
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        queue.write_buffer(&buffer, 0, &bytes);
         shards.push(Shard {
             buffer,
             first_row,
@@ -188,4 +193,52 @@ pub fn upload_stacked(
         row_bytes,
         shards,
     })
+}
+
+/// Writes whole rows in GPU layout (`bytes` = some rows × `row_bytes`) starting at `first_row`.
+pub fn write_rows(
+    queue: &wgpu::Queue,
+    matrix: &GpuMatrix,
+    first_row: usize,
+    bytes: &[u8],
+) -> Result<(), GpuError> {
+    if !bytes.len().is_multiple_of(matrix.row_bytes) {
+        return Err(GpuError(format!(
+            "{} bytes are not whole rows of {} bytes",
+            bytes.len(),
+            matrix.row_bytes
+        )));
+    }
+    let end_row = first_row + bytes.len() / matrix.row_bytes;
+    if end_row > matrix.rows {
+        return Err(GpuError(format!(
+            "rows {first_row}..{end_row} exceed the matrix's {}",
+            matrix.rows
+        )));
+    }
+    for shard in &matrix.shards {
+        let (lo, hi) = (
+            first_row.max(shard.first_row),
+            end_row.min(shard.first_row + shard.rows),
+        );
+        if lo >= hi {
+            continue;
+        }
+        let offset = ((lo - shard.first_row) * matrix.row_bytes) as u64;
+        let data = &bytes[(lo - first_row) * matrix.row_bytes..(hi - first_row) * matrix.row_bytes];
+        if !offset.is_multiple_of(4) {
+            return Err(GpuError(format!(
+                "rows from {lo} start at byte {offset}, not on a word"
+            )));
+        }
+        if data.len().is_multiple_of(4) {
+            queue.write_buffer(&shard.buffer, offset, data);
+        } else {
+            // Only a shard's last rows can end mid-word; the pad lands in its slack word.
+            let mut padded = data.to_vec();
+            padded.resize(data.len().div_ceil(4) * 4, 0);
+            queue.write_buffer(&shard.buffer, offset, &padded);
+        }
+    }
+    Ok(())
 }

@@ -24,6 +24,13 @@ pub enum Storage {
     },
     /// Airlock's block-32 int8/int4 format (safetensors weights quantized at load).
     Block(BlockQuantized),
+    /// Shape and block type only: the bytes stream to the GPU later (browser loading).
+    Pending {
+        /// Block type the bytes will have.
+        ggml_type: GgmlType,
+        /// Bytes of one row.
+        row_bytes: usize,
+    },
 }
 
 /// A `rows × cols` matrix; `y = W x` has `rows` outputs.
@@ -55,6 +62,10 @@ impl Matrix {
                 dequantize_into(*ggml_type, &bytes[start..start + row_bytes], out);
             }
             Storage::Block(block) => block.dequantize_row_into(row, out),
+            Storage::Pending { .. } => {
+                out.clear();
+                out.resize(self.cols, 0.0);
+            }
         }
     }
 

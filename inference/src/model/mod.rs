@@ -9,4 +9,4 @@ pub mod weights;
 
 pub use cpu::CpuModel;
 pub use error::ModelError;
-pub use weights::{LoadFormat, RopeStyle, Weights, load_gguf, load_safetensors};
+pub use weights::{LoadFormat, RopeStyle, Weights, load_gguf, load_gguf_layout, load_safetensors};

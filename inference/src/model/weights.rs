@@ -83,10 +83,10 @@ impl Weights {
     }
 }
 
-/// Reads tensors from a GGUF image.
+/// Reads tensors from a GGUF image (or, with `bytes: None`, only their shapes).
 struct GgufSource<'a> {
     file: &'a GgufFile,
-    bytes: &'a Arc<Vec<u8>>,
+    bytes: Option<&'a Arc<Vec<u8>>>,
 }
 
 impl GgufSource<'_> {
@@ -104,9 +104,12 @@ impl GgufSource<'_> {
                 info.dims
             )));
         }
+        let Some(bytes) = self.bytes else {
+            return Ok(vec![0.0; len]);
+        };
         let data = self
             .file
-            .tensor_bytes(self.bytes, info)
+            .tensor_bytes(bytes, info)
             .map_err(|e| invalid(e.to_string()))?;
         dequantize(info.ggml_type, data, len).map_err(|e| invalid(format!("{name}: {e}")))
     }
@@ -126,24 +129,34 @@ impl GgufSource<'_> {
                 info.dims
             )));
         }
+        let row_bytes = info.ggml_type.byte_len(cols as u64).ok_or_else(|| {
+            invalid(format!(
+                "tensor {name}: rows of {cols} do not fill whole {:?} blocks",
+                info.ggml_type
+            ))
+        })? as usize;
+        let Some(bytes) = self.bytes else {
+            return Ok(Matrix {
+                rows,
+                cols,
+                storage: Storage::Pending {
+                    ggml_type: info.ggml_type,
+                    row_bytes,
+                },
+            });
+        };
         let data = self
             .file
-            .tensor_bytes(self.bytes, info)
+            .tensor_bytes(bytes, info)
             .map_err(|e| invalid(e.to_string()))?;
         let storage = if info.ggml_type == GgmlType::F32 {
             Storage::F32(
                 dequantize(GgmlType::F32, data, rows * cols).map_err(|e| invalid(e.to_string()))?,
             )
         } else {
-            let row_bytes = info.ggml_type.byte_len(cols as u64).ok_or_else(|| {
-                invalid(format!(
-                    "tensor {name}: rows of {cols} do not fill whole {:?} blocks",
-                    info.ggml_type
-                ))
-            })? as usize;
             Storage::Ggml {
                 ggml_type: info.ggml_type,
-                bytes: Arc::clone(self.bytes),
+                bytes: Arc::clone(bytes),
                 offset: info.file_offset as usize,
                 row_bytes,
             }
@@ -158,6 +171,19 @@ impl GgufSource<'_> {
 
 /// Loads a GGUF model whose file image is `bytes` (already parsed into `file`).
 pub fn load_gguf(bytes: &Arc<Vec<u8>>, file: &GgufFile) -> Result<Weights, ModelError> {
+    load_gguf_from(file, Some(bytes))
+}
+
+/// The shapes of a GGUF model from its header alone: matrices are `Storage::Pending` and
+/// vectors zero, so the GPU engine can allocate before the tensor data streams in (every
+/// shape and type is still checked here).
+pub fn load_gguf_layout(file: &GgufFile) -> Result<Weights, ModelError> {
+    let mut weights = load_gguf_from(file, None)?;
+    weights.rope_freq_factors = None;
+    Ok(weights)
+}
+
+fn load_gguf_from(file: &GgufFile, bytes: Option<&Arc<Vec<u8>>>) -> Result<Weights, ModelError> {
     let config = ModelConfig::from_gguf(file).map_err(|e| invalid(e.to_string()))?;
     let source = GgufSource { file, bytes };
     let c = &config;
