@@ -206,3 +206,30 @@ fn truncations_and_mutations_never_panic() {
         "some mutations only touch values, which must still parse"
     );
 }
+
+#[test]
+fn every_prefix_of_a_header_asks_for_more_bytes_or_parses() {
+    let full = GgufFile::parse(BLOCKS).unwrap();
+    let header_len = full.data_offset as usize;
+    let mut complete = None;
+    for cut in 0..=header_len {
+        match GgufFile::parse_header(&BLOCKS[..cut], BLOCKS.len() as u64) {
+            Err(GgufError::Truncated(_)) if complete.is_none() => {}
+            Ok(_) => {
+                complete.get_or_insert(cut);
+            }
+            other => panic!("prefix of {cut} bytes: {other:?}"),
+        }
+    }
+    // The header proper ends before the alignment padding.
+    assert!(
+        complete.is_some_and(|at| at > header_len - 32),
+        "{complete:?}"
+    );
+    let streamed = GgufFile::parse_header(&BLOCKS[..header_len], BLOCKS.len() as u64).unwrap();
+    assert_eq!(streamed.tensors, full.tensors);
+    assert!(matches!(
+        GgufFile::parse_header(&BLOCKS[..header_len], header_len as u64 + 10),
+        Err(GgufError::Truncated(_))
+    ));
+}

@@ -107,8 +107,7 @@ impl GgufFile {
     /// tensor data only has to fit in `file_len`. `Truncated` while `prefix` is shorter than the
     /// file means "read more and try again".
     pub fn parse_header(prefix: &[u8], file_len: u64) -> Result<Self, GgufError> {
-        let bytes = prefix;
-        let mut r = Reader::new(bytes);
+        let mut r = Reader::new(prefix, file_len);
         if r.bytes(4, "magic")? != MAGIC {
             return Err(GgufError::BadMagic);
         }

@@ -8,19 +8,28 @@ const MAX_ARRAY_DEPTH: u32 = 2;
 pub(super) struct Reader<'a> {
     bytes: &'a [u8],
     position: usize,
+    /// Length of the whole file: `bytes` may be only its first part (streamed loading).
+    file_len: u64,
 }
 
 impl<'a> Reader<'a> {
-    pub(super) fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes, position: 0 }
+    /// A reader over `bytes`, the first part of a file of `file_len` bytes: lengths are judged
+    /// against the file (absurd → `TooLarge`), reads past `bytes` are `Truncated`.
+    pub(super) fn new(bytes: &'a [u8], file_len: u64) -> Self {
+        Self {
+            bytes,
+            position: 0,
+            file_len: file_len.max(bytes.len() as u64),
+        }
     }
 
     pub(super) fn position(&self) -> usize {
         self.position
     }
 
+    /// Bytes of the file after the cursor.
     fn remaining(&self) -> u64 {
-        (self.bytes.len() - self.position) as u64
+        self.file_len - self.position as u64
     }
 
     pub(super) fn bytes(&mut self, len: usize, what: &str) -> Result<&'a [u8], GgufError> {
