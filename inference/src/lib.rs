@@ -1,6 +1,8 @@
 //! Airlock's model engine. This crate has no dependency on the appliance; it builds for
-//! native (tests, benches, CLI) and wasm32 (the browser). So far it holds the GGUF reader and
-//! the reference dequantizers that every quantized kernel is checked against.
+//! native (tests, benches, the `airlock-generate` CLI) and wasm32 (the browser). Model files
+//! (`gguf`, `safetensors`, `config`, `tokenizer`) become `model::Weights`; `model::CpuModel` is
+//! the reference forward pass and `gpu::GpuModel` the same pass as WGSL kernels on wgpu;
+//! `generate` decodes over either. See docs/ARCHITECTURE.md and docs/ENGINE.md.
 
 pub mod chat;
 pub mod config;

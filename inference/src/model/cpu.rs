@@ -62,6 +62,8 @@ fn softmax_in_place(x: &mut [f32]) {
 
 impl CpuModel {
     /// Prepares `weights` with a KV cache for `context` positions (capped at the model's own).
+    /// (Weights from `load_gguf_layout` hold no data yet and read as zeros: they are for the
+    /// GPU engine's streamed loading only.)
     pub fn new(weights: Weights, context: usize) -> Self {
         let c = &weights.config;
         let capacity = context.min(c.context).max(1);
