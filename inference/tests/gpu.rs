@@ -2,73 +2,13 @@
 //! transformers' greedy continuations, on the tiny fixture models. Runs on whatever adapter
 //! wgpu finds: Mesa lavapipe in CI.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+mod common;
 
-use airlock_inference::config::ModelConfig;
-use airlock_inference::generate::{Forward, Request, generate};
+use airlock_inference::generate::Forward;
 use airlock_inference::gguf::GgufFile;
 use airlock_inference::gpu::{GpuModel, GpuOptions};
-use airlock_inference::model::{CpuModel, LoadFormat, Weights, load_gguf, load_safetensors};
-use airlock_inference::safetensors::SafeTensors;
-use airlock_inference::sampling::SamplingParams;
-use serde_json::Value;
-
-fn dir(family: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/models")
-        .join(family)
-}
-
-fn reference(family: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir(family).join("reference.json")).unwrap())
-        .unwrap()
-}
-
-fn ids(value: &Value) -> Vec<u32> {
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as u32)
-        .collect()
-}
-
-fn gguf_weights(family: &str, label: &str) -> Weights {
-    let bytes = Arc::new(std::fs::read(dir(family).join(format!("model-{label}.gguf"))).unwrap());
-    let file = GgufFile::parse(&bytes).unwrap();
-    load_gguf(&bytes, &file).unwrap()
-}
-
-fn safetensors_weights(family: &str, format: LoadFormat) -> Weights {
-    let config = ModelConfig::from_hf_json(
-        &std::fs::read_to_string(dir(family).join("config.json")).unwrap(),
-    )
-    .unwrap();
-    let bytes = std::fs::read(dir(family).join("model.safetensors")).unwrap();
-    let parsed = SafeTensors::parse(&bytes).unwrap();
-    load_safetensors(&bytes, &parsed, config, format).unwrap()
-}
-
-fn greedy(model: &mut dyn Forward, prompt: &[u32], count: usize) -> Vec<u32> {
-    let request = Request {
-        prompt: prompt.to_vec(),
-        max_tokens: count,
-        sampling: SamplingParams::default(),
-        stop_tokens: vec![],
-        stop_strings: vec![],
-    };
-    generate(
-        model,
-        &|_| vec![],
-        &request,
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap()
-    .tokens
-}
+use airlock_inference::model::{CpuModel, LoadFormat, Weights};
+use common::{dir, gguf_weights, greedy, ids, reference, safetensors_weights};
 
 /// Largest |gpu − cpu| over the prompt's last-token logits, relative to the CPU logit range.
 fn gpu_vs_cpu(weights: &Weights, prompt: &[u32], options: GpuOptions) -> (f32, GpuModel, CpuModel) {
@@ -103,7 +43,7 @@ fn gpu_matches_cpu_and_transformers_for_every_family_and_format() {
         let prompt = ids(&reference["prompt_ids"]);
         let weights = match case.strip_prefix("gguf-") {
             Some(label) => gguf_weights(family, label),
-            None => safetensors_weights(family, LoadFormat::F32),
+            None => safetensors_weights(family, "model.safetensors", LoadFormat::F32),
         };
         let (error, mut gpu, _) = gpu_vs_cpu(&weights, &prompt, GpuOptions::default());
         eprintln!(
@@ -141,7 +81,7 @@ fn both_matvec_shapes_give_the_same_tokens() {
 #[test]
 fn airlock_block_formats_run_on_the_gpu_like_on_the_cpu() {
     for format in [LoadFormat::Int8, LoadFormat::Int4] {
-        let weights = safetensors_weights("qwen2", format);
+        let weights = safetensors_weights("qwen2", "model.safetensors", format);
         let prompt = ids(&reference("qwen2")["prompt_ids"]);
         let (error, mut gpu, mut cpu) = gpu_vs_cpu(&weights, &prompt, GpuOptions::default());
         assert!(error < 1e-3, "{format:?}: GPU logits off by {error}");

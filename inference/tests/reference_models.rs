@@ -3,62 +3,24 @@
 //! the recorded prompt positions and the same greedy continuation, for f32 and f16 safetensors
 //! and for every GGUF block type; plus the GGUF tokenizer against the HF tokenizer's ids.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+mod common;
 
-use airlock_inference::config::ModelConfig;
-use airlock_inference::generate::{Request, generate};
-use airlock_inference::gguf::GgufFile;
-use airlock_inference::model::{CpuModel, LoadFormat, load_gguf, load_safetensors};
-use airlock_inference::safetensors::SafeTensors;
-use airlock_inference::sampling::SamplingParams;
+use airlock_inference::model::{CpuModel, LoadFormat};
 use airlock_inference::tokenizer::Tokenizer;
+use common::{dir, gguf_tokenizer, gguf_weights, greedy, ids, reference, safetensors_weights};
 use serde_json::Value;
 
 const FAMILIES: [&str; 3] = ["llama", "qwen2", "qwen3"];
 const GGUF_TYPES: [&str; 6] = ["f16", "q8_0", "q4_0", "q4_1", "q4_k", "q6_k"];
 
-fn dir(family: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/models")
-        .join(family)
-}
-
-fn reference(family: &str) -> Value {
-    let text = std::fs::read_to_string(dir(family).join("reference.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn ids(value: &Value) -> Vec<u32> {
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as u32)
-        .collect()
-}
-
 fn safetensors_model(family: &str, file: &str, format: LoadFormat) -> CpuModel {
-    let config = ModelConfig::from_hf_json(
-        &std::fs::read_to_string(dir(family).join("config.json")).unwrap(),
-    )
-    .unwrap();
-    let bytes = std::fs::read(dir(family).join(file)).unwrap();
-    let parsed = SafeTensors::parse(&bytes).unwrap();
-    CpuModel::new(
-        load_safetensors(&bytes, &parsed, config, format).unwrap(),
-        256,
-    )
+    CpuModel::new(safetensors_weights(family, file, format), 256)
 }
 
 fn gguf_model(family: &str, label: &str) -> (CpuModel, Tokenizer) {
-    let bytes = Arc::new(std::fs::read(dir(family).join(format!("model-{label}.gguf"))).unwrap());
-    let file = GgufFile::parse(&bytes).unwrap();
-    let weights = load_gguf(&bytes, &file).unwrap();
     (
-        CpuModel::new(weights, 256),
-        Tokenizer::from_gguf(&file).unwrap(),
+        CpuModel::new(gguf_weights(family, label), 256),
+        gguf_tokenizer(family, label),
     )
 }
 
@@ -86,25 +48,6 @@ fn scaled_error(model: &mut CpuModel, prompt: &[u32], case: &Value) -> f32 {
         worst = worst.max(diff / (hi - lo));
     }
     worst
-}
-
-fn greedy(model: &mut CpuModel, prompt: &[u32], count: usize) -> Vec<u32> {
-    let request = Request {
-        prompt: prompt.to_vec(),
-        max_tokens: count,
-        sampling: SamplingParams::default(),
-        stop_tokens: vec![],
-        stop_strings: vec![],
-    };
-    generate(
-        model,
-        &|_| vec![],
-        &request,
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap()
-    .tokens
 }
 
 fn check(family: &str, case_name: &str, model: &mut CpuModel) {

@@ -66,6 +66,21 @@ fn strings(value: Option<&MetaValue>, what: &str) -> Result<Vec<String>, Tokeniz
 /// GGUF token type of byte tokens (`<0x0A>`).
 const BYTE: i64 = 6;
 
+/// `tokenizer.ggml.token_type` (normal = 1 where absent or malformed).
+fn token_types(meta: &std::collections::BTreeMap<String, MetaValue>, count: usize) -> Vec<i64> {
+    match meta.get("tokenizer.ggml.token_type") {
+        Some(MetaValue::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                MetaValue::I64(t) => *t,
+                MetaValue::U64(t) => *t as i64,
+                _ => 1,
+            })
+            .collect(),
+        _ => vec![1; count],
+    }
+}
+
 /// The SentencePiece parts of GGUF metadata.
 fn spm_of(
     meta: &std::collections::BTreeMap<String, MetaValue>,
@@ -87,17 +102,7 @@ fn spm_of(
             ));
         }
     };
-    let types: Vec<i64> = match meta.get("tokenizer.ggml.token_type") {
-        Some(MetaValue::Array(items)) => items
-            .iter()
-            .map(|v| match v {
-                MetaValue::I64(t) => *t,
-                MetaValue::U64(t) => *t as i64,
-                _ => 1,
-            })
-            .collect(),
-        _ => vec![1; tokens.len()],
-    };
+    let types = token_types(meta, tokens.len());
     let mut byte_tokens = vec![None; 256];
     for (i, (text, kind)) in tokens.iter().zip(&types).enumerate() {
         if *kind == BYTE
@@ -150,17 +155,7 @@ impl Tokenizer {
         } else {
             Vec::new()
         };
-        let types: Vec<i64> = match meta.get("tokenizer.ggml.token_type") {
-            Some(MetaValue::Array(items)) => items
-                .iter()
-                .map(|v| match v {
-                    MetaValue::I64(t) => *t,
-                    MetaValue::U64(t) => *t as i64,
-                    _ => 1,
-                })
-                .collect(),
-            _ => vec![1; tokens.len()],
-        };
+        let types = token_types(meta, tokens.len());
         let special: Vec<(String, u32)> = tokens
             .iter()
             .zip(&types)
