@@ -4,12 +4,13 @@
 //! Prints one JSON object. `cargo xtask bench` fetches the model and runs it; directly:
 //! `cargo run --release -p airlock-benches --bin bench-engine -- --model FILE.gguf`.
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+use airlock_inference::file_image::FileImage;
 use airlock_inference::generate::{Forward, Request, generate};
 use airlock_inference::gguf::GgufFile;
+use airlock_inference::gpu::kernels::KvPrecision;
 use airlock_inference::gpu::kernels::MatvecShape;
 use airlock_inference::gpu::{GpuContext, GpuModel, GpuOptions, bench};
 use airlock_inference::model::{CpuModel, Weights, load_gguf};
@@ -21,14 +22,22 @@ const PROMPT: usize = 64;
 /// Tokens generated for the decode measurement.
 const DECODE: usize = 32;
 
+/// KV-cache positions every engine here allocates.
+const CONTEXT: usize = 512;
+
+/// `kind` is "cpu", "gpu" (the adapter's default KV cache) or "gpu-f32" / "gpu-f16".
 fn engine(kind: &str, weights: &Weights) -> Box<dyn Forward> {
-    match kind {
-        "cpu" => Box::new(CpuModel::new(weights.clone(), 512)),
-        _ => Box::new(
-            pollster::block_on(GpuModel::new(weights, 512, GpuOptions::default()))
-                .expect("GPU engine"),
-        ),
-    }
+    let kv_cache = match kind {
+        "cpu" => return Box::new(CpuModel::new(weights.clone(), CONTEXT)),
+        "gpu-f32" => Some(KvPrecision::F32),
+        "gpu-f16" => Some(KvPrecision::F16),
+        _ => None,
+    };
+    let options = GpuOptions {
+        kv_cache,
+        ..GpuOptions::default()
+    };
+    Box::new(pollster::block_on(GpuModel::new(weights, CONTEXT, options)).expect("GPU engine"))
 }
 
 /// Prefill and decode speed of one engine.
@@ -59,14 +68,20 @@ fn speed(kind: &str, weights: &Weights) -> Value {
     })
 }
 
-/// Median milliseconds of a decode step on the first layer only.
+/// Median milliseconds of a decode step on the first layer only, at positions 1..=32.
 fn step_overhead(kind: &str, weights: &Weights) -> f64 {
+    step_time(kind, weights, 1)
+}
+
+/// Median milliseconds of a first-layer decode step at positions `from..from + 32` (late
+/// positions weigh the attention over the KV cache).
+fn step_time(kind: &str, weights: &Weights, from: usize) -> f64 {
     let mut one = weights.clone();
     one.layers.truncate(1);
     one.config.layers = 1;
     let mut model = engine(kind, &one);
     model.forward(&[1], 0).expect("warm-up");
-    let mut times: Vec<f64> = (1..=32)
+    let mut times: Vec<f64> = (from..from + 32)
         .map(|pos| {
             let started = Instant::now();
             model.forward(&[1], pos).expect("step");
@@ -75,6 +90,15 @@ fn step_overhead(kind: &str, weights: &Weights) -> f64 {
         .collect();
     times.sort_by(f64::total_cmp);
     round(times[times.len() / 2])
+}
+
+/// Late-position step time with each KV-cache precision the adapter has.
+fn kv_cache_steps(ctx: &GpuContext, weights: &Weights) -> Value {
+    let mut report = json!({ "gpu_kv_f32": step_time("gpu-f32", weights, CONTEXT - 64) });
+    if ctx.has_f16 {
+        report["gpu_kv_f16"] = json!(step_time("gpu-f16", weights, CONTEXT - 64));
+    }
+    report
 }
 
 fn round(v: f64) -> f64 {
@@ -101,8 +125,8 @@ fn main() {
         .and_then(|i| args.get(i + 1).cloned())
         .or_else(|| std::env::var("AIRLOCK_SMOLLM2_GGUF").ok())
         .expect("--model FILE.gguf (or AIRLOCK_SMOLLM2_GGUF)");
-    let bytes = Arc::new(std::fs::read(&path).expect("model file"));
-    let file = GgufFile::parse(&bytes).expect("GGUF");
+    let bytes = FileImage::map(std::path::Path::new(&path)).expect("model file");
+    let file = GgufFile::parse(bytes.bytes()).expect("GGUF");
     let weights = load_gguf(&bytes, &file).expect("weights");
     let ctx = pollster::block_on(GpuContext::new()).expect("GPU adapter");
     let adapter = ctx.adapter.clone();
@@ -128,6 +152,7 @@ fn main() {
             "cpu": cpu_name(),
             "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
             "gpu_adapter": adapter,
+            "gpu_shader_f16": ctx.has_f16,
         },
         "native_cpu_engine": speed("cpu", &weights),
         "native_gpu_engine": speed("gpu", &weights),
@@ -135,6 +160,7 @@ fn main() {
             "cpu": step_overhead("cpu", &weights),
             "gpu": step_overhead("gpu", &weights),
         },
+        "decode_step_ms_one_layer_at_position_448": kv_cache_steps(&ctx, &weights),
         "kernels": {
             "matvec_shape": format!("{shape:?}"),
             "matvec_q4_1_1536x576_gb_per_s": round(matvec),

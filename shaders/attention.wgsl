@@ -1,7 +1,8 @@
 // Attention of one new query over the KV cache, one workgroup per query head (grouped-query:
 // head h reads kv head h / (heads / kv_heads)). Scores, a stable softmax and the weighted sum
 // of values, for positions 0..=pos. HEAD_DIM is a pipeline constant: loops with a trip count
-// from a uniform ran 10× slower on lavapipe.
+// from a uniform ran 10× slower on lavapipe. The engine prepends the definition of kv_t, the
+// cache's element type (f32, or f16 where the adapter has shader-f16); sums stay f32.
 override HEAD_DIM: u32;
 struct AttentionParams {
     head_dim: u32,
@@ -22,8 +23,8 @@ struct Step {
 }
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> keys: array<f32>;
-@group(0) @binding(2) var<storage, read> values: array<f32>;
+@group(0) @binding(1) var<storage, read> keys: array<kv_t>;
+@group(0) @binding(2) var<storage, read> values: array<kv_t>;
 @group(0) @binding(3) var<storage, read_write> scores: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<uniform> params: AttentionParams;
@@ -45,7 +46,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
         var dot = 0.0;
         let k = p * kv_dim + kv_head * hd;
         for (var d = 0u; d < HEAD_DIM; d++) {
-            dot += q[h * hd + d] * keys[k + d];
+            dot += q[h * hd + d] * f32(keys[k + d]);
         }
         let s = dot * params.scale;
         scores[row + p] = s;
@@ -80,7 +81,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     for (var d = t; d < hd; d += THREADS) {
         var acc = 0.0;
         for (var p = 0u; p < n; p++) {
-            acc += scores[row + p] * values[p * kv_dim + kv_head * hd + d];
+            acc += scores[row + p] * f32(values[p * kv_dim + kv_head * hd + d]);
         }
         out[h * hd + d] = acc / total;
     }

@@ -2,7 +2,8 @@
 // biases (Qwen2), RMSNorm each q and k head (Qwen3), rotate q and k (RoPE, from a cos/sin
 // table computed on the CPU), and store this position's k and v in the KV cache.
 // Workgroups 0..heads are query heads; heads..heads+kv_heads are key/value heads.
-// HEAD_DIM is a pipeline constant (see attention.wgsl).
+// HEAD_DIM is a pipeline constant (see attention.wgsl). The engine prepends the definition of
+// kv_t, the cache's element type: f32, or f16 where the adapter has shader-f16.
 override HEAD_DIM: u32;
 struct Params {
     head_dim: u32,
@@ -26,8 +27,8 @@ struct Step {
 @group(0) @binding(1) var<storage, read> bias: array<f32>;
 @group(0) @binding(2) var<storage, read> norms: array<f32>;
 @group(0) @binding(3) var<storage, read> table: array<f32>;
-@group(0) @binding(4) var<storage, read_write> keys: array<f32>;
-@group(0) @binding(5) var<storage, read_write> values: array<f32>;
+@group(0) @binding(4) var<storage, read_write> keys: array<kv_t>;
+@group(0) @binding(5) var<storage, read_write> values: array<kv_t>;
 @group(0) @binding(6) var<uniform> params: Params;
 @group(0) @binding(7) var<uniform> step: Step;
 
@@ -59,7 +60,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
             if (params.use_bias != 0u) {
                 v += bias[v_at];
             }
-            values[cache + d] = v;
+            values[cache + d] = kv_t(v);
         }
     }
     workgroupBarrier();
@@ -104,7 +105,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
         if (is_query) {
             qkv[base + d] = head[d];
         } else {
-            keys[cache + d] = head[d];
+            keys[cache + d] = kv_t(head[d]);
         }
     }
 }

@@ -261,6 +261,7 @@ async fn greedy(
     set("promptTokens", JsValue::from(ids.len() as u32))?;
     set("adapter", adapter.into())?;
     set("shape", format!("{:?}", gpu.matvec_shape()).into())?;
+    set("kvCache", format!("{:?}", gpu.kv_precision()).into())?;
     set("loadMs", (uploaded - started).into())?;
     set("peakBufferedBytes", JsValue::from(peak as f64))?;
     set("prefillMs", (prefilled - uploaded).into())?;

@@ -6,6 +6,7 @@
 
 pub mod chat;
 pub mod config;
+pub mod file_image;
 pub mod generate;
 pub mod gguf;
 pub mod gpu;

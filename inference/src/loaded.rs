@@ -1,9 +1,8 @@
 //! Opening a model file: weights, tokenizer and chat format together, with one error message
 //! for whatever is wrong; natively also starting the CPU or GPU engine on it.
 
-use std::sync::Arc;
-
 use crate::chat::ChatFormat;
+use crate::file_image::FileImage;
 use crate::gguf::{GgufFile, MetaValue};
 use crate::model::{ModelError, Weights, load_gguf};
 use crate::tokenizer::Tokenizer;
@@ -28,10 +27,15 @@ pub struct LoadedModel {
 }
 
 impl LoadedModel {
-    /// Loads a GGUF file image.
+    /// Loads a GGUF file already in memory.
     pub fn from_gguf_bytes(bytes: Vec<u8>) -> Result<Self, ModelError> {
-        let bytes = Arc::new(bytes);
-        let file = GgufFile::parse(&bytes).map_err(|e| ModelError::Invalid(e.to_string()))?;
+        Self::from_gguf_image(FileImage::from_vec(bytes))
+    }
+
+    /// Loads a GGUF file image (weights keep pointing into it).
+    pub fn from_gguf_image(bytes: FileImage) -> Result<Self, ModelError> {
+        let file =
+            GgufFile::parse(bytes.bytes()).map_err(|e| ModelError::Invalid(e.to_string()))?;
         let weights = load_gguf(&bytes, &file)?;
         let tokenizer =
             Tokenizer::from_gguf(&file).map_err(|e| ModelError::Invalid(e.to_string()))?;
@@ -54,12 +58,12 @@ impl LoadedModel {
         })
     }
 
-    /// Reads and loads a GGUF file.
+    /// Memory-maps and loads a GGUF file.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn open(path: &std::path::Path) -> Result<Self, ModelError> {
-        let bytes = std::fs::read(path)
+        let image = FileImage::map(path)
             .map_err(|e| ModelError::Invalid(format!("{}: {e}", path.display())))?;
-        Self::from_gguf_bytes(bytes)
+        Self::from_gguf_image(image)
     }
 
     /// Starts an engine with a KV cache of `context` positions.

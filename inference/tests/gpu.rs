@@ -8,7 +8,18 @@ use airlock_inference::generate::Forward;
 use airlock_inference::gguf::GgufFile;
 use airlock_inference::gpu::{GpuModel, GpuOptions};
 use airlock_inference::model::{CpuModel, LoadFormat, Weights};
+use airlock_inference::sampling::argmax;
 use common::{dir, gguf_weights, greedy, ids, reference, safetensors_weights};
+
+/// Options for token-exact comparisons: an f32 KV cache (the default f16 cache, where the
+/// adapter has `shader-f16`, is checked against it in
+/// `an_f16_kv_cache_tracks_the_f32_one_at_every_position`).
+fn exact() -> GpuOptions {
+    GpuOptions {
+        kv_cache: Some(airlock_inference::gpu::kernels::KvPrecision::F32),
+        ..GpuOptions::default()
+    }
+}
 
 /// Largest |gpu − cpu| over the prompt's last-token logits, relative to the CPU logit range.
 fn gpu_vs_cpu(weights: &Weights, prompt: &[u32], options: GpuOptions) -> (f32, GpuModel, CpuModel) {
@@ -45,7 +56,7 @@ fn gpu_matches_cpu_and_transformers_for_every_family_and_format() {
             Some(label) => gguf_weights(family, label),
             None => safetensors_weights(family, "model.safetensors", LoadFormat::F32),
         };
-        let (error, mut gpu, _) = gpu_vs_cpu(&weights, &prompt, GpuOptions::default());
+        let (error, mut gpu, _) = gpu_vs_cpu(&weights, &prompt, exact());
         eprintln!(
             "{family} {case} on {}: logits within {error} of the range",
             gpu.adapter()
@@ -53,6 +64,90 @@ fn gpu_matches_cpu_and_transformers_for_every_family_and_format() {
         assert!(error < 1e-3, "{family} {case}: GPU logits off by {error}");
         let expected = ids(&reference["cases"][case]["greedy"]);
         assert_eq!(greedy(&mut gpu, &prompt, 32), expected, "{family} {case}");
+    }
+}
+
+#[test]
+fn the_kv_cache_is_f16_where_the_adapter_has_shader_f16_and_f32_otherwise() {
+    use airlock_inference::gpu::GpuContext;
+    use airlock_inference::gpu::kernels::KvPrecision;
+    let has_f16 = pollster::block_on(GpuContext::new()).unwrap().has_f16;
+    let weights = gguf_weights("llama", "q8_0");
+    let gpu = pollster::block_on(GpuModel::new(&weights, 16, GpuOptions::default())).unwrap();
+    let expected = if has_f16 {
+        KvPrecision::F16
+    } else {
+        KvPrecision::F32
+    };
+    assert_eq!(gpu.kv_precision(), expected, "on {}", gpu.adapter());
+    if !has_f16 {
+        let options = GpuOptions {
+            kv_cache: Some(KvPrecision::F16),
+            ..GpuOptions::default()
+        };
+        let refused = pollster::block_on(GpuModel::new(&weights, 16, options));
+        assert!(refused.is_err_and(|e| e.to_string().contains("shader-f16")));
+    }
+}
+
+/// Logits after each token of `tokens`, fed one at a time (teacher forcing).
+fn logits_per_position(gpu: &mut GpuModel, tokens: &[u32]) -> Vec<Vec<f32>> {
+    (0..tokens.len())
+        .map(|pos| gpu.forward(&tokens[pos..=pos], pos).unwrap())
+        .collect()
+}
+
+#[test]
+fn an_f16_kv_cache_tracks_the_f32_one_at_every_position() {
+    use airlock_inference::gpu::GpuContext;
+    use airlock_inference::gpu::kernels::KvPrecision;
+    if !pollster::block_on(GpuContext::new()).unwrap().has_f16 {
+        eprintln!("this adapter lacks shader-f16: only the f32 KV cache runs here");
+        return;
+    }
+    for (family, case) in [("llama", "q8_0"), ("qwen2", "q6_k"), ("qwen3", "q4_k")] {
+        let weights = gguf_weights(family, case);
+        let reference = reference(family);
+        let mut tokens = ids(&reference["prompt_ids"]);
+        tokens.extend(ids(&reference["cases"][&format!("gguf-{case}")]["greedy"]));
+        let run = |precision| {
+            let options = GpuOptions {
+                kv_cache: Some(precision),
+                ..exact()
+            };
+            let mut gpu = pollster::block_on(GpuModel::new(&weights, 256, options)).unwrap();
+            assert_eq!(gpu.kv_precision(), precision);
+            logits_per_position(&mut gpu, &tokens)
+        };
+        let (full, half) = (run(KvPrecision::F32), run(KvPrecision::F16));
+        let (mut worst, mut decided, mut ties) = (0f32, 0, 0);
+        for (a, b) in full.iter().zip(&half) {
+            let (lo, hi) = a
+                .iter()
+                .fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+            let diff = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            worst = worst.max(diff / (hi - lo));
+            // The f16 cache may only change the top token where the f32 top two are closer
+            // than the two runs differ.
+            let mut sorted = a.clone();
+            sorted.sort_by(|x, y| y.total_cmp(x));
+            if sorted[0] - sorted[1] > 2.0 * diff {
+                decided += 1;
+                assert_eq!(argmax(a), argmax(b), "{family}: a clear top token changed");
+            } else {
+                ties += 1;
+            }
+        }
+        eprintln!(
+            "{family} {case}: f16 vs f32 KV cache over {} positions: logits within {worst} of the \
+             range; top token equal at all {decided} clear positions ({ties} near-ties)",
+            tokens.len()
+        );
+        assert!(worst < 2e-3, "{family}: f16 KV logits off by {worst}");
+        assert!(
+            decided > tokens.len() * 3 / 4,
+            "{family}: too few clear positions to judge"
+        );
     }
 }
 
@@ -65,7 +160,7 @@ fn both_matvec_shapes_give_the_same_tokens() {
     for shape in [MatvecShape::Workgroup, MatvecShape::Thread] {
         let options = GpuOptions {
             matvec_shape: Some(shape),
-            ..GpuOptions::default()
+            ..exact()
         };
         let (error, mut gpu, _) = gpu_vs_cpu(&weights, &prompt, options);
         assert_eq!(gpu.matvec_shape(), shape);
@@ -83,7 +178,7 @@ fn airlock_block_formats_run_on_the_gpu_like_on_the_cpu() {
     for format in [LoadFormat::Int8, LoadFormat::Int4] {
         let weights = safetensors_weights("qwen2", "model.safetensors", format);
         let prompt = ids(&reference("qwen2")["prompt_ids"]);
-        let (error, mut gpu, mut cpu) = gpu_vs_cpu(&weights, &prompt, GpuOptions::default());
+        let (error, mut gpu, mut cpu) = gpu_vs_cpu(&weights, &prompt, exact());
         assert!(error < 1e-3, "{format:?}: GPU logits off by {error}");
         assert_eq!(greedy(&mut gpu, &prompt, 16), greedy(&mut cpu, &prompt, 16));
     }
@@ -95,7 +190,7 @@ fn weights_split_into_many_shards_give_the_same_tokens() {
     let prompt = ids(&reference("llama")["prompt_ids"]);
     let options = GpuOptions {
         max_shard_bytes: Some(2048),
-        ..GpuOptions::default()
+        ..exact()
     };
     let (error, mut gpu, _) = gpu_vs_cpu(&weights, &prompt, options);
     assert!(error < 1e-3, "sharded GPU logits off by {error}");
@@ -108,7 +203,7 @@ fn weights_split_into_many_shards_give_the_same_tokens() {
 #[test]
 fn context_overflow_is_an_error() {
     let weights = gguf_weights("llama", "q8_0");
-    let mut gpu = pollster::block_on(GpuModel::new(&weights, 8, GpuOptions::default())).unwrap();
+    let mut gpu = pollster::block_on(GpuModel::new(&weights, 8, exact())).unwrap();
     let error = gpu.forward(&[1; 9], 0).unwrap_err();
     assert!(
         error.to_string().contains("context length exceeded"),
@@ -130,7 +225,7 @@ fn a_model_streamed_tensor_by_tensor_from_its_header_gives_the_same_tokens() {
         let layout = load_gguf_layout(&file).unwrap();
         let options = GpuOptions {
             max_shard_bytes: Some(4096),
-            ..GpuOptions::default()
+            ..exact()
         };
         let mut gpu = pollster::block_on(GpuModel::new(&layout, 256, options)).unwrap();
         assert!(!gpu.missing_tensors().is_empty());

@@ -154,8 +154,6 @@ fn tokenizer_json_matches_the_hugging_face_tokenizer() {
         );
         assert_eq!(tokenizer.eos, tokenizer.token_id("<|endoftext|>"));
     }
-    assert!(Tokenizer::from_tokenizer_json("{\"model\": {\"type\": \"Unigram\"}}").is_err());
-    assert!(Tokenizer::from_tokenizer_json("not json").is_err());
 }
 
 #[test]

@@ -51,7 +51,9 @@ for (const [family, file, caseName] of [
       const result = await greedy(file, reference.prompt_ids, 32, { shape });
       assert.deepEqual(result.tokens, reference.cases[caseName].greedy, `${shape} on ${result.adapter}`);
     }
+    const f16 = await page.evaluate(async () => (await navigator.gpu.requestAdapter()).features.has("shader-f16"));
     const fromText = await greedy(file, reference.prompt, 8);
+    assert.equal(fromText.kvCache, f16 ? "F16" : "F32", "the KV cache is f16 exactly where the adapter has shader-f16");
     assert.equal(fromText.promptTokens, reference.prompt_ids.length, "the page tokenizer gives the same ids");
     assert.deepEqual(fromText.tokens, reference.cases[caseName].greedy.slice(0, 8));
   });

@@ -15,6 +15,7 @@ mod models;
 mod prereqs;
 mod process;
 mod toolchain;
+mod unsafe_sites;
 mod web;
 
 use std::path::{Path, PathBuf};
@@ -216,6 +217,7 @@ fn bench(root: &Path) -> anyhow::Result<()> {
 
 /// Formatting and clippy, warnings as errors.
 fn lint(root: &Path) -> anyhow::Result<()> {
+    unsafe_sites::check(root)?;
     process::run(cargo().current_dir(root).args(["fmt", "--all", "--check"]))?;
     process::run(cargo().current_dir(root).args([
         "clippy",

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::GpuError;
 use super::context::GpuContext;
-use super::kernels::{Kernels, MatvecShape};
+use super::kernels::{Kernels, KvPrecision, MatvecShape};
 use super::readback::read_f32;
 use super::upload::upload;
 use crate::model::matrix::Matrix;
@@ -104,7 +104,7 @@ pub fn matvec_bandwidth(
 ) -> Result<f64, GpuError> {
     let device = &ctx.device;
     let gpu = upload(device, &ctx.queue, "bench matrix", matrix, ctx.max_binding)?;
-    let kernels = Kernels::new(device, &[gpu.format], shape, 64);
+    let kernels = Kernels::new(device, &[gpu.format], shape, KvPrecision::F32, 64);
     let buffer = |label, floats: usize| {
         device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),

@@ -15,6 +15,8 @@ pub struct GpuContext {
     pub max_binding: u64,
     /// Whether the adapter is a CPU implementation (lavapipe, SwiftShader).
     pub is_cpu: bool,
+    /// Whether the device was opened with `shader-f16` (f16 storage and arithmetic in WGSL).
+    pub has_f16: bool,
 }
 
 impl GpuContext {
@@ -41,10 +43,16 @@ impl GpuContext {
                 .min(8),
             ..wgpu::Limits::downlevel_defaults()
         };
+        let has_f16 = adapter.features().contains(wgpu::Features::SHADER_F16);
+        let required_features = if has_f16 {
+            wgpu::Features::SHADER_F16
+        } else {
+            wgpu::Features::empty()
+        };
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("airlock-inference"),
-                required_features: wgpu::Features::empty(),
+                required_features,
                 required_limits: limits.clone(),
                 ..Default::default()
             })
@@ -55,6 +63,7 @@ impl GpuContext {
             queue,
             adapter: format!("{} ({:?})", info.name, info.backend),
             is_cpu: info.device_type == wgpu::DeviceType::Cpu,
+            has_f16,
             max_binding: limits
                 .max_storage_buffer_binding_size
                 .min(limits.max_buffer_size),

@@ -65,10 +65,40 @@ pub enum MatvecShape {
     Thread,
 }
 
+/// How the KV cache stores keys and values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvPrecision {
+    /// f32: every adapter.
+    F32,
+    /// f16: half the memory and bandwidth; needs `shader-f16`.
+    F16,
+}
+
+impl KvPrecision {
+    /// Bytes per stored value.
+    pub fn bytes(self) -> usize {
+        match self {
+            KvPrecision::F32 => 4,
+            KvPrecision::F16 => 2,
+        }
+    }
+
+    /// The WGSL prelude that defines `kv_t`, the KV-cache element type (an `enable`
+    /// directive must open the module, so this goes first).
+    fn prelude(self) -> &'static str {
+        match self {
+            KvPrecision::F32 => "alias kv_t = f32;\n",
+            KvPrecision::F16 => "enable f16;\nalias kv_t = f16;\n",
+        }
+    }
+}
+
 /// Every compiled pipeline.
 pub struct Kernels {
     /// The matrix-vector shape compiled.
     pub shape: MatvecShape,
+    /// The KV-cache element type compiled into `rope_store` and `attention`.
+    pub kv: KvPrecision,
     matvec: HashMap<Format, wgpu::ComputePipeline>,
     embed: HashMap<Format, wgpu::ComputePipeline>,
     /// RMSNorm over groups.
@@ -120,6 +150,7 @@ impl Kernels {
         device: &wgpu::Device,
         formats: &[Format],
         shape: MatvecShape,
+        kv: KvPrecision,
         head_dim: usize,
     ) -> Self {
         let head = [("HEAD_DIM", head_dim as f64)];
@@ -148,13 +179,16 @@ impl Kernels {
                 )
             });
         }
+        let rope_store = format!("{}{ROPE_STORE}", kv.prelude());
+        let attention = format!("{}{ATTENTION}", kv.prelude());
         Self {
             shape,
+            kv,
             matvec,
             embed,
             rms_norm: pipeline(device, "rms_norm", RMS_NORM, "main"),
-            rope_store: pipeline_with(device, "rope_store", ROPE_STORE, "main", &head),
-            attention: pipeline_with(device, "attention", ATTENTION, "main", &head),
+            rope_store: pipeline_with(device, "rope_store", &rope_store, "main", &head),
+            attention: pipeline_with(device, "attention", &attention, "main", &head),
             swiglu: pipeline(device, "swiglu", ELEMENTWISE, "swiglu"),
         }
     }

@@ -8,7 +8,7 @@ use wgpu::util::DeviceExt;
 
 use super::GpuError;
 use super::context::GpuContext;
-use super::kernels::{Kernels, MatvecShape};
+use super::kernels::{Kernels, KvPrecision, MatvecShape};
 use super::readback::read_f32;
 use super::upload::{GpuMatrix, allocate, encode_rows, layout_of, stackable, write_rows};
 use crate::config::ModelConfig;
@@ -25,6 +25,8 @@ pub struct GpuOptions {
     pub max_shard_bytes: Option<u64>,
     /// Matrix-vector kernel shape; `None` picks by adapter (thread per row on CPU adapters).
     pub matvec_shape: Option<MatvecShape>,
+    /// KV-cache precision; `None` picks f16 where the device has `shader-f16`, else f32.
+    pub kv_cache: Option<KvPrecision>,
 }
 
 /// One recorded dispatch of a forward pass.
@@ -73,6 +75,7 @@ pub struct GpuModel {
     config: ModelConfig,
     capacity: usize,
     shape: MatvecShape,
+    kv: KvPrecision,
     /// Every weight matrix (ops hold bind groups that reference their buffers).
     matrices: Vec<GpuMatrix>,
     embedding: usize,
@@ -87,9 +90,14 @@ pub struct GpuModel {
 }
 
 fn storage(device: &wgpu::Device, label: &str, floats: usize) -> wgpu::Buffer {
+    storage_bytes(device, label, floats * 4)
+}
+
+/// A storage buffer of at least `bytes` (rounded up to whole 4-byte words, never empty).
+fn storage_bytes(device: &wgpu::Device, label: &str, bytes: usize) -> wgpu::Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
-        size: (floats.max(1) * 4) as u64,
+        size: bytes.max(1).next_multiple_of(4) as u64,
         usage: wgpu::BufferUsages::STORAGE
             | wgpu::BufferUsages::COPY_SRC
             | wgpu::BufferUsages::COPY_DST,
@@ -352,7 +360,18 @@ impl GpuModel {
                 formats.push(layout_of(m).0);
             }
         }
-        let kernels = Kernels::new(device, &formats, shape, c.head_dim);
+        let kv = match options.kv_cache {
+            Some(KvPrecision::F16) if !ctx.has_f16 => {
+                return Err(GpuError(format!(
+                    "an f16 KV cache needs shader-f16, which {} lacks",
+                    ctx.adapter
+                )));
+            }
+            Some(precision) => precision,
+            None if ctx.has_f16 => KvPrecision::F16,
+            None => KvPrecision::F32,
+        };
+        let kernels = Kernels::new(device, &formats, shape, kv, c.head_dim);
         let (q_dim, kv_dim) = (c.heads * c.head_dim, c.kv_heads * c.head_dim);
         let act = Activations {
             x: storage(device, "x", c.hidden),
@@ -425,8 +444,9 @@ impl GpuModel {
             )?;
             let wo = place.matrices("o", &[(blk("attn_output.weight"), &layer.o)])?[0].0;
             let wd = place.matrices("down", &[(blk("ffn_down.weight"), &layer.down)])?[0].0;
-            let keys = storage(device, "keys", capacity * kv_dim);
-            let values = storage(device, "values", capacity * kv_dim);
+            let cache_bytes = capacity * kv_dim * kv.bytes();
+            let keys = storage_bytes(device, "keys", cache_bytes);
+            let values = storage_bytes(device, "values", cache_bytes);
             let attn_norm = place.floats(
                 "attn_norm",
                 &[(blk("attn_norm.weight"), &layer.attn_norm)],
@@ -588,6 +608,7 @@ impl GpuModel {
             config,
             capacity,
             shape,
+            kv,
             matrices,
             embedding: embedding_index,
             embed_binds,
@@ -671,6 +692,11 @@ impl GpuModel {
     /// The adapter in use (name and backend).
     pub fn adapter(&self) -> &str {
         &self.ctx.adapter
+    }
+
+    /// How the KV cache stores keys and values.
+    pub fn kv_precision(&self) -> KvPrecision {
+        self.kv
     }
 
     /// Which matrix-vector kernel shape runs.

@@ -91,7 +91,7 @@ pub fn encode_rows(matrix: &Matrix, rows: std::ops::Range<usize>, out: &mut Vec<
             row_bytes,
             ..
         } => out.extend_from_slice(
-            &bytes[offset + rows.start * row_bytes..offset + rows.end * row_bytes],
+            &bytes.bytes()[offset + rows.start * row_bytes..offset + rows.end * row_bytes],
         ),
         Storage::Block(block) => {
             let words_per_block = 32 / block.bits.per_word();

@@ -1,8 +1,7 @@
 //! A weight matrix in whichever form it was loaded (f32, a GGUF block type kept quantized, or
 //! Airlock's block-32 format), with the row-at-a-time products the CPU engine needs.
 
-use std::sync::Arc;
-
+use crate::file_image::FileImage;
 use crate::gguf::{GgmlType, dequantize_into};
 use crate::quant::BlockQuantized;
 
@@ -16,7 +15,7 @@ pub enum Storage {
         /// Block type.
         ggml_type: GgmlType,
         /// The model file image the blocks live in.
-        bytes: Arc<Vec<u8>>,
+        bytes: FileImage,
         /// Where the first row starts.
         offset: usize,
         /// Bytes of one row.
@@ -59,7 +58,7 @@ impl Matrix {
                 row_bytes,
             } => {
                 let start = offset + row * row_bytes;
-                dequantize_into(*ggml_type, &bytes[start..start + row_bytes], out);
+                dequantize_into(*ggml_type, &bytes.bytes()[start..start + row_bytes], out);
             }
             Storage::Block(block) => block.dequantize_row_into(row, out),
             Storage::Pending { .. } => {

@@ -1,11 +1,10 @@
 //! A model's tensors, loaded from GGUF (kept in their block types) or safetensors (f32, or
 //! quantized at load into Airlock's block-32 format), checked against the configuration.
 
-use std::sync::Arc;
-
 use super::error::{ModelError, invalid};
 use super::matrix::{Matrix, Storage};
 use crate::config::{Family, ModelConfig};
+use crate::file_image::FileImage;
 use crate::gguf::{GgmlType, GgufFile, dequantize};
 use crate::quant::{Bits, quantize};
 use crate::safetensors::{SafeTensors, to_f32};
@@ -86,7 +85,7 @@ impl Weights {
 /// Reads tensors from a GGUF image (or, with `bytes: None`, only their shapes).
 struct GgufSource<'a> {
     file: &'a GgufFile,
-    bytes: Option<&'a Arc<Vec<u8>>>,
+    bytes: Option<&'a FileImage>,
 }
 
 impl GgufSource<'_> {
@@ -109,7 +108,7 @@ impl GgufSource<'_> {
         };
         let data = self
             .file
-            .tensor_bytes(bytes, info)
+            .tensor_bytes(bytes.bytes(), info)
             .map_err(|e| invalid(e.to_string()))?;
         dequantize(info.ggml_type, data, len).map_err(|e| invalid(format!("{name}: {e}")))
     }
@@ -147,7 +146,7 @@ impl GgufSource<'_> {
         };
         let data = self
             .file
-            .tensor_bytes(bytes, info)
+            .tensor_bytes(bytes.bytes(), info)
             .map_err(|e| invalid(e.to_string()))?;
         let storage = if info.ggml_type == GgmlType::F32 {
             Storage::F32(
@@ -156,7 +155,7 @@ impl GgufSource<'_> {
         } else {
             Storage::Ggml {
                 ggml_type: info.ggml_type,
-                bytes: Arc::clone(bytes),
+                bytes: bytes.clone(),
                 offset: info.file_offset as usize,
                 row_bytes,
             }
@@ -170,7 +169,7 @@ impl GgufSource<'_> {
 }
 
 /// Loads a GGUF model whose file image is `bytes` (already parsed into `file`).
-pub fn load_gguf(bytes: &Arc<Vec<u8>>, file: &GgufFile) -> Result<Weights, ModelError> {
+pub fn load_gguf(bytes: &FileImage, file: &GgufFile) -> Result<Weights, ModelError> {
     load_gguf_from(file, Some(bytes))
 }
 
@@ -183,7 +182,7 @@ pub fn load_gguf_layout(file: &GgufFile) -> Result<Weights, ModelError> {
     Ok(weights)
 }
 
-fn load_gguf_from(file: &GgufFile, bytes: Option<&Arc<Vec<u8>>>) -> Result<Weights, ModelError> {
+fn load_gguf_from(file: &GgufFile, bytes: Option<&FileImage>) -> Result<Weights, ModelError> {
     let config = ModelConfig::from_gguf(file).map_err(|e| invalid(e.to_string()))?;
     let source = GgufSource { file, bytes };
     let c = &config;

@@ -1,14 +1,16 @@
 //! The tokenizer embedded in GGUF metadata — GPT-2 style byte-level BPE
 //! (`tokenizer.ggml.model = gpt2`, with llama.cpp's GPT-2, SmolLM, Llama 3 and Qwen2
-//! pre-tokenization) and SentencePiece-style BPE (`llama`) — or read from a Hugging Face
-//! `tokenizer.json`. Checked token for token against llama.cpp and the HF tokenizer.
+//! pre-tokenization) and SentencePiece-style BPE (`llama`), checked token for token against
+//! llama.cpp — or a Hugging Face `tokenizer.json`, read by the `tokenizers` crate (`hf`).
 
 mod bytes;
+mod hf;
 mod pretokenize;
 mod spm;
 
 use std::collections::HashMap;
 
+pub use hf::HfTokenizer;
 pub use pretokenize::PreTokenizer;
 pub use spm::Spm;
 
@@ -47,6 +49,8 @@ pub struct Tokenizer {
     pub add_bos: bool,
     /// SentencePiece scores and byte tokens (`tokenizer.ggml.model = llama`).
     spm: Option<Spm>,
+    /// A `tokenizer.json` tokenizer, which then does all encoding and decoding.
+    hf: Option<Box<HfTokenizer>>,
 }
 
 fn strings(value: Option<&MetaValue>, what: &str) -> Result<Vec<String>, TokenizerError> {
@@ -188,75 +192,32 @@ impl Tokenizer {
         Ok(tokenizer)
     }
 
-    /// Builds the tokenizer from a Hugging Face `tokenizer.json` (byte-level BPE models with the
-    /// GPT-2, digit-splitting, Llama 3 or Qwen2 pre-tokenization).
+    /// Builds the tokenizer from a Hugging Face `tokenizer.json`, read by the `tokenizers`
+    /// crate (any model type it knows; byte-level or SentencePiece-style token text).
     pub fn from_tokenizer_json(text: &str) -> Result<Self, TokenizerError> {
-        let json: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| TokenizerError(format!("tokenizer.json: {e}")))?;
-        let model = &json["model"];
-        if model["type"].as_str() != Some("BPE") {
-            return Err(TokenizerError(format!(
-                "tokenizer.json model {} is not supported (BPE is)",
-                model["type"]
-            )));
-        }
-        let vocab = model["vocab"]
-            .as_object()
-            .ok_or_else(|| TokenizerError("tokenizer.json has no model.vocab".into()))?;
-        let mut tokens = vec![String::new(); vocab.len()];
-        let mut place = |text: &str, id: u64| -> Result<(), TokenizerError> {
-            let id =
-                usize::try_from(id).map_err(|_| TokenizerError("token id too large".into()))?;
-            if id >= 1 << 24 {
-                return Err(TokenizerError(format!("token id {id} is absurd")));
-            }
-            if id >= tokens.len() {
-                tokens.resize(id + 1, String::new());
-            }
-            tokens[id] = text.to_owned();
-            Ok(())
-        };
-        for (text, id) in vocab {
-            place(
-                text,
-                id.as_u64()
-                    .ok_or_else(|| TokenizerError("bad vocab id".into()))?,
-            )?;
-        }
-        let mut special = Vec::new();
-        for added in json["added_tokens"].as_array().into_iter().flatten() {
-            let (Some(text), Some(id)) = (added["content"].as_str(), added["id"].as_u64()) else {
-                return Err(TokenizerError("bad added_tokens entry".into()));
-            };
-            place(text, id)?;
-            special.push((text.to_owned(), id as u32));
-        }
-        let merges = model["merges"]
-            .as_array()
-            .ok_or_else(|| TokenizerError("tokenizer.json has no model.merges".into()))?
-            .iter()
-            .map(|m| match m {
-                serde_json::Value::String(s) => Ok(s.clone()),
-                serde_json::Value::Array(pair) if pair.len() == 2 => Ok(format!(
-                    "{} {}",
-                    pair[0].as_str().unwrap_or_default(),
-                    pair[1].as_str().unwrap_or_default()
-                )),
-                _ => Err(TokenizerError("bad merge entry".into())),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let pre = PreTokenizer::from_hf(&json["pre_tokenizer"]).ok_or_else(|| {
-            TokenizerError(format!(
-                "pre-tokenizer {} is not supported",
-                json["pre_tokenizer"]
-            ))
-        })?;
-        let eos = ["<|endoftext|>", "<|im_end|>", "</s>", "<|end_of_text|>"]
-            .iter()
-            .find_map(|t| special.iter().find(|(s, _)| s == t).map(|(_, id)| *id));
-        Ok(Self::assemble(
-            tokens, merges, special, pre, None, eos, false,
-        ))
+        let hf = HfTokenizer::parse(text)?;
+        let special = hf.added();
+        let eos = [
+            "<|endoftext|>",
+            "<|im_end|>",
+            "</s>",
+            "<|end_of_text|>",
+            "<|eot_id|>",
+        ]
+        .iter()
+        .find_map(|t| special.iter().find(|(s, _)| s == t).map(|(_, id)| *id));
+        let bos = hf.prefix_token();
+        let mut tokenizer = Self::assemble(
+            hf.tokens(),
+            Vec::new(),
+            special,
+            PreTokenizer::Gpt2,
+            bos,
+            eos,
+            bos.is_some(),
+        );
+        tokenizer.hf = Some(Box::new(hf));
+        Ok(tokenizer)
     }
 
     fn assemble(
@@ -289,6 +250,7 @@ impl Tokenizer {
             eos,
             add_bos,
             spm: None,
+            hf: None,
         }
     }
 
@@ -299,6 +261,9 @@ impl Tokenizer {
 
     /// Encodes plain text: special-token strings are treated as ordinary text.
     pub fn encode(&self, text: &str) -> Vec<u32> {
+        if let Some(hf) = &self.hf {
+            return hf.encode(text, false);
+        }
         let mut out = Vec::new();
         self.encode_fragment(text, true, &mut out);
         out
@@ -321,6 +286,9 @@ impl Tokenizer {
     /// Encodes text in which special-token strings (e.g. `<|im_start|>`) become their ids,
     /// as chat templates need.
     pub fn encode_with_special(&self, text: &str) -> Vec<u32> {
+        if let Some(hf) = &self.hf {
+            return hf.encode(text, true);
+        }
         let mut out = Vec::new();
         let mut rest = text;
         while !rest.is_empty() {
@@ -387,9 +355,10 @@ impl Tokenizer {
     pub fn token_bytes(&self, id: u32) -> Vec<u8> {
         match self.tokens.get(id as usize) {
             Some(token) if self.is_special(id) => token.as_bytes().to_vec(),
-            Some(token) => match &self.spm {
-                Some(spm) => spm.token_bytes(token),
-                None => bytes::from_symbols(token),
+            Some(token) => match (&self.hf, &self.spm) {
+                (Some(hf), _) => hf.token_bytes(token),
+                (None, Some(spm)) => spm.token_bytes(token),
+                (None, None) => bytes::from_symbols(token),
             },
             None => Vec::new(),
         }
@@ -398,6 +367,9 @@ impl Tokenizer {
     /// Decodes ids back to text (invalid UTF-8 from partial tokens becomes U+FFFD).
     /// (SentencePiece: the space prefixed to each fragment at encoding is removed again.)
     pub fn decode(&self, ids: &[u32]) -> String {
+        if let Some(hf) = &self.hf {
+            return hf.decode(ids);
+        }
         let strip = self.spm.as_ref().is_some_and(|s| s.add_space_prefix);
         let mut raw = Vec::new();
         let mut fragment_start = true;

@@ -58,32 +58,6 @@ impl PreTokenizer {
         }
     }
 
-    /// The pre-tokenizer a Hugging Face `tokenizer.json` describes (`pre_tokenizer` object).
-    pub fn from_hf(spec: &serde_json::Value) -> Option<Self> {
-        let parts: Vec<&serde_json::Value> = match spec["type"].as_str()? {
-            "Sequence" => spec["pretokenizers"].as_array()?.iter().collect(),
-            _ => vec![spec],
-        };
-        let kinds: Vec<&str> = parts.iter().filter_map(|p| p["type"].as_str()).collect();
-        let regex = parts
-            .iter()
-            .find_map(|p| p["pattern"]["Regex"].as_str())
-            .unwrap_or_default();
-        match kinds.as_slice() {
-            ["ByteLevel"] if spec["use_regex"].as_bool() != Some(false) => Some(PreTokenizer::Gpt2),
-            ["Digits", "ByteLevel"] if parts[0]["individual_digits"].as_bool() == Some(true) => {
-                Some(PreTokenizer::DigitsThenGpt2)
-            }
-            ["Split", "ByteLevel"] if regex.contains(r"\p{N}{1,3}") => {
-                Some(PreTokenizer::Llama3 { max_digits: 3 })
-            }
-            ["Split", "ByteLevel"] if regex.contains(r"|\p{N}|") => {
-                Some(PreTokenizer::Llama3 { max_digits: 1 })
-            }
-            _ => None,
-        }
-    }
-
     /// Cuts `text` into pieces.
     pub fn split<'a>(&self, text: &'a str) -> Vec<&'a str> {
         match self {

@@ -143,12 +143,17 @@ impl Spm {
 
     /// The bytes of a (non-special) token: `<0xXX>` is that byte, `▁` is a space.
     pub fn token_bytes(&self, token: &str) -> Vec<u8> {
-        if let Some(hex) = token.strip_prefix("<0x").and_then(|t| t.strip_suffix('>'))
-            && hex.len() == 2
-            && let Ok(byte) = u8::from_str_radix(hex, 16)
-        {
-            return vec![byte];
-        }
-        token.replace('▁', " ").into_bytes()
+        metaspace_bytes(token)
     }
+}
+
+/// The bytes of a SentencePiece-style token: `<0xXX>` is that byte, `▁` is a space.
+pub fn metaspace_bytes(token: &str) -> Vec<u8> {
+    if let Some(hex) = token.strip_prefix("<0x").and_then(|t| t.strip_suffix('>'))
+        && hex.len() == 2
+        && let Ok(byte) = u8::from_str_radix(hex, 16)
+    {
+        return vec![byte];
+    }
+    token.replace('▁', " ").into_bytes()
 }

@@ -3,10 +3,10 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use airlock_inference::config::ModelConfig;
+use airlock_inference::file_image::FileImage;
 use airlock_inference::generate::{Forward, Request, generate};
 use airlock_inference::gguf::GgufFile;
 use airlock_inference::model::{LoadFormat, Weights, load_gguf, load_safetensors};
@@ -38,9 +38,9 @@ pub fn ids(value: &Value) -> Vec<u32> {
         .collect()
 }
 
-fn gguf(family: &str, label: &str) -> (Arc<Vec<u8>>, GgufFile) {
-    let bytes = Arc::new(std::fs::read(dir(family).join(format!("model-{label}.gguf"))).unwrap());
-    let file = GgufFile::parse(&bytes).unwrap();
+fn gguf(family: &str, label: &str) -> (FileImage, GgufFile) {
+    let bytes = FileImage::map(&dir(family).join(format!("model-{label}.gguf"))).unwrap();
+    let file = GgufFile::parse(bytes.bytes()).unwrap();
     (bytes, file)
 }
 
