@@ -10,8 +10,8 @@ use std::time::Instant;
 use airlock_inference::file_image::FileImage;
 use airlock_inference::generate::{Forward, Request, generate};
 use airlock_inference::gguf::GgufFile;
-use airlock_inference::gpu::kernels::KvPrecision;
 use airlock_inference::gpu::kernels::MatvecShape;
+use airlock_inference::gpu::kernels::{KvPrecision, PREFILL_LANES};
 use airlock_inference::gpu::{GpuContext, GpuModel, GpuOptions, bench};
 use airlock_inference::model::{CpuModel, Weights, load_gguf};
 use airlock_inference::sampling::SamplingParams;
@@ -92,6 +92,37 @@ fn step_time(kind: &str, weights: &Weights, from: usize) -> f64 {
     round(times[times.len() / 2])
 }
 
+/// Median milliseconds (of 3 runs, alternating) to prefill the 64-token prompt on the GPU
+/// engine, in batches of `PREFILL_LANES` and one token at a time.
+fn prefill_comparison(weights: &Weights) -> Value {
+    let prompt: Vec<u32> = (0..PROMPT as u32).map(|i| 100 + i * 37 % 4000).collect();
+    let mut model = engine("gpu", weights);
+    model.forward(&prompt[..4], 0).expect("warm-up");
+    let (mut batched, mut single) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let started = Instant::now();
+        model.forward(&prompt, 0).expect("batched prefill");
+        batched.push(started.elapsed().as_secs_f64() * 1000.0);
+        let started = Instant::now();
+        for (pos, token) in prompt.iter().enumerate() {
+            model
+                .forward(&[*token], pos)
+                .expect("token-by-token prefill");
+        }
+        single.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        round(v[v.len() / 2])
+    };
+    json!({
+        "prompt_tokens": PROMPT,
+        "lanes": PREFILL_LANES,
+        "batched_ms": median(batched),
+        "token_by_token_ms": median(single),
+    })
+}
+
 /// Late-position step time with each KV-cache precision the adapter has.
 fn kv_cache_steps(ctx: &GpuContext, weights: &Weights) -> Value {
     let mut report = json!({ "gpu_kv_f32": step_time("gpu-f32", weights, CONTEXT - 64) });
@@ -161,6 +192,7 @@ fn main() {
             "gpu": step_overhead("gpu", &weights),
         },
         "decode_step_ms_one_layer_at_position_448": kv_cache_steps(&ctx, &weights),
+        "gpu_prefill": prefill_comparison(&weights),
         "kernels": {
             "matvec_shape": format!("{shape:?}"),
             "matvec_q4_1_1536x576_gb_per_s": round(matvec),

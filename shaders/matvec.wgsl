@@ -8,7 +8,8 @@ struct MatvecParams {
     row_bytes: u32,
     out_offset: u32,
     accumulate: u32,
-    _pad0: u32,
+    // Values per token in y (the batch entries write lane l's outputs at l * y_stride).
+    y_stride: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -70,4 +71,72 @@ fn per_row(@builtin(global_invocation_id) id: vec3<u32>) {
         sum += block_dot(row_base + (item / PARTS) * BLOCK_BYTES, item % PARTS, item * 32u);
     }
     store(row, sum);
+}
+
+// Prefill: the same product for LANES tokens at once (x holds LANES rows of `cols`, lane l's
+// outputs go to y at l * y_stride). Each 32-weight item is dequantized once and used for every
+// lane, so weights are read and unpacked once per batch instead of once per token.
+const LANES: u32 = 8u;
+
+fn dot_lanes(w: ptr<function, array<f32, 32>>, xo: u32, sums: ptr<function, array<f32, LANES>>) {
+    for (var lane = 0u; lane < LANES; lane++) {
+        let base = lane * params.cols + xo;
+        var s = 0.0;
+        for (var i = 0u; i < 32u; i++) {
+            s += (*w)[i] * x[base + i];
+        }
+        (*sums)[lane] += s;
+    }
+}
+
+var<workgroup> lane_partial: array<f32, 512>;
+
+@compute @workgroup_size(64)
+fn main_lanes(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+    let row = group.x + group.y * ROWS_PER_Y;
+    if (row >= params.rows) {
+        return;
+    }
+    let items = params.cols / 32u;
+    let row_base = row * params.row_bytes;
+    var sums: array<f32, LANES>;
+    var w: array<f32, 32>;
+    for (var item = t; item < items; item += THREADS) {
+        dequant(row_base + (item / PARTS) * BLOCK_BYTES, item % PARTS, &w);
+        dot_lanes(&w, item * 32u, &sums);
+    }
+    for (var lane = 0u; lane < LANES; lane++) {
+        lane_partial[lane * THREADS + t] = sums[lane];
+    }
+    workgroupBarrier();
+    for (var stride = THREADS / 2u; stride > 0u; stride /= 2u) {
+        if (t < stride) {
+            for (var lane = 0u; lane < LANES; lane++) {
+                lane_partial[lane * THREADS + t] += lane_partial[lane * THREADS + t + stride];
+            }
+        }
+        workgroupBarrier();
+    }
+    if (t < LANES) {
+        store(t * params.y_stride + row, lane_partial[t * THREADS]);
+    }
+}
+
+@compute @workgroup_size(64)
+fn per_row_lanes(@builtin(global_invocation_id) id: vec3<u32>) {
+    let row = id.x;
+    if (row >= params.rows) {
+        return;
+    }
+    let items = params.cols / 32u;
+    let row_base = row * params.row_bytes;
+    var sums: array<f32, LANES>;
+    var w: array<f32, 32>;
+    for (var item = 0u; item < items; item++) {
+        dequant(row_base + (item / PARTS) * BLOCK_BYTES, item % PARTS, &w);
+        dot_lanes(&w, item * 32u, &sums);
+    }
+    for (var lane = 0u; lane < LANES; lane++) {
+        store(lane * params.y_stride + row, sums[lane]);
+    }
 }

@@ -1,7 +1,9 @@
 // Everything between the q/k/v projections and attention, in one dispatch: add the q/k/v
 // biases (Qwen2), RMSNorm each q and k head (Qwen3), rotate q and k (RoPE, from a cos/sin
 // table computed on the CPU), and store this position's k and v in the KV cache.
-// Workgroups 0..heads are query heads; heads..heads+kv_heads are key/value heads.
+// Workgroups 0..heads are query heads; heads..heads+kv_heads are key/value heads; the y index
+// is the token's lane in a prefill batch (lane l sits at position pos + l, its q/k/v at
+// l * qkv_stride; lanes at or past `count` are idle).
 // HEAD_DIM is a pipeline constant (see attention.wgsl). The engine prepends the definition of
 // kv_t, the cache's element type: f32, or f16 where the adapter has shader-f16.
 override HEAD_DIM: u32;
@@ -13,12 +15,12 @@ struct Params {
     use_bias: u32,
     use_norm: u32,
     eps: f32,
-    _pad: u32,
+    qkv_stride: u32,
 }
 
 struct Step {
     pos: u32,
-    _pad0: u32,
+    count: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -38,25 +40,31 @@ var<workgroup> partial: array<f32, 64>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+    let lane = group.y;
+    if (lane >= step.count) {
+        return;
+    }
+    let pos = step.pos + lane;
     let hd = HEAD_DIM;
     let q_dim = params.heads * hd;
     let kv_dim = params.kv_heads * hd;
     let is_query = group.x < params.heads;
     let kv_head = group.x - select(params.heads, 0u, is_query);
+    let lane_base = lane * params.qkv_stride;
     var base = q_dim + kv_head * hd;
     if (is_query) {
         base = group.x * hd;
     }
-    let cache = step.pos * kv_dim + kv_head * hd;
+    let cache = pos * kv_dim + kv_head * hd;
     for (var d = t; d < hd; d += THREADS) {
-        var value = qkv[base + d];
+        var value = qkv[lane_base + base + d];
         if (params.use_bias != 0u) {
             value += bias[base + d];
         }
         head[d] = value;
         if (!is_query) {
             let v_at = q_dim + kv_dim + kv_head * hd + d;
-            var v = qkv[v_at];
+            var v = qkv[lane_base + v_at];
             if (params.use_bias != 0u) {
                 v += bias[v_at];
             }
@@ -86,7 +94,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     }
     let half = hd / 2u;
     for (var i = t; i < half; i += THREADS) {
-        let at = (step.pos * half + i) * 2u;
+        let at = (pos * half + i) * 2u;
         let c = table[at];
         let s = table[at + 1u];
         var a = i;
@@ -103,7 +111,7 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
     workgroupBarrier();
     for (var d = t; d < hd; d += THREADS) {
         if (is_query) {
-            qkv[base + d] = head[d];
+            qkv[lane_base + base + d] = head[d];
         } else {
             keys[cache + d] = kv_t(head[d]);
         }

@@ -97,6 +97,57 @@ fn logits_per_position(gpu: &mut GpuModel, tokens: &[u32]) -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// Largest |a − b| relative to b's range.
+fn relative_error(a: &[f32], b: &[f32]) -> f32 {
+    let (lo, hi) = b
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let diff = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    diff / (hi - lo)
+}
+
+#[test]
+fn batched_prefill_gives_the_logits_of_token_by_token_steps() {
+    use airlock_inference::gpu::kernels::{MatvecShape, PREFILL_LANES};
+    assert_eq!(
+        PREFILL_LANES, 8,
+        "the lengths below straddle one and two batches"
+    );
+    for (family, case, shape) in [
+        ("llama", "q4_k", MatvecShape::Thread),
+        ("qwen2", "q8_0", MatvecShape::Workgroup),
+        ("qwen3", "q6_k", MatvecShape::Thread),
+        ("qwen3", "q4_0", MatvecShape::Workgroup),
+    ] {
+        let weights = gguf_weights(family, case);
+        let reference = reference(family);
+        let mut tokens = ids(&reference["prompt_ids"]);
+        tokens.extend(ids(&reference["cases"][&format!("gguf-{case}")]["greedy"]));
+        tokens.truncate(21);
+        let options = || GpuOptions {
+            matvec_shape: Some(shape),
+            ..exact()
+        };
+        let new = || pollster::block_on(GpuModel::new(&weights, 64, options())).unwrap();
+        let stepwise = logits_per_position(&mut new(), &tokens);
+        let mut worst = 0f32;
+        for n in [2, 7, 8, 9, 16, 17, 21] {
+            let batched = new().forward(&tokens[..n], 0).unwrap();
+            worst = worst.max(relative_error(&batched, &stepwise[n - 1]));
+            // A batch that continues a cache filled by an earlier call.
+            let mut model = new();
+            model.forward(&tokens[..5], 0).unwrap();
+            let continued = model.forward(&tokens[5..n.max(6)], 5).unwrap();
+            worst = worst.max(relative_error(&continued, &stepwise[n.max(6) - 1]));
+        }
+        eprintln!("{family} {case} {shape:?}: batched prefill within {worst} of token-by-token");
+        assert!(
+            worst < 1e-5,
+            "{family} {case} {shape:?}: batched prefill off by {worst}"
+        );
+    }
+}
+
 #[test]
 fn an_f16_kv_cache_tracks_the_f32_one_at_every_position() {
     use airlock_inference::gpu::GpuContext;

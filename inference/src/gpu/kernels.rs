@@ -56,6 +56,10 @@ const ROPE_STORE: &str = include_str!("../../../shaders/rope_store.wgsl");
 const ATTENTION: &str = include_str!("../../../shaders/attention.wgsl");
 const ELEMENTWISE: &str = include_str!("../../../shaders/elementwise.wgsl");
 
+/// Tokens a prefill pass runs side by side (`LANES` in matvec.wgsl: kernels dequantize each
+/// weight block once per pass and use it for every lane).
+pub const PREFILL_LANES: usize = 8;
+
 /// How the matrix-vector kernel spreads a row over threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatvecShape {
@@ -100,7 +104,9 @@ pub struct Kernels {
     /// The KV-cache element type compiled into `rope_store` and `attention`.
     pub kv: KvPrecision,
     matvec: HashMap<Format, wgpu::ComputePipeline>,
+    matvec_lanes: HashMap<Format, wgpu::ComputePipeline>,
     embed: HashMap<Format, wgpu::ComputePipeline>,
+    embed_lanes: HashMap<Format, wgpu::ComputePipeline>,
     /// RMSNorm over groups.
     pub rms_norm: wgpu::ComputePipeline,
     /// Biases, q/k norm, RoPE and the KV-cache store.
@@ -154,30 +160,38 @@ impl Kernels {
         head_dim: usize,
     ) -> Self {
         let head = [("HEAD_DIM", head_dim as f64)];
-        let entry = match shape {
-            MatvecShape::Workgroup => "main",
-            MatvecShape::Thread => "per_row",
+        let (entry, lanes_entry) = match shape {
+            MatvecShape::Workgroup => ("main", "main_lanes"),
+            MatvecShape::Thread => ("per_row", "per_row_lanes"),
         };
         let mut matvec = HashMap::new();
+        let mut matvec_lanes = HashMap::new();
         let mut embed = HashMap::new();
+        let mut embed_lanes = HashMap::new();
         for format in formats {
+            if matvec.contains_key(format) {
+                continue;
+            }
             let head = format!("{BYTES}\n{}\n", format.source());
-            matvec.entry(*format).or_insert_with(|| {
-                pipeline(
-                    device,
-                    &format!("matvec {format:?}"),
-                    &format!("{head}{MATVEC}"),
-                    entry,
-                )
-            });
-            embed.entry(*format).or_insert_with(|| {
-                pipeline(
-                    device,
-                    &format!("embed {format:?}"),
-                    &format!("{head}{EMBED}"),
-                    "main",
-                )
-            });
+            let matvec_source = format!("{head}{MATVEC}");
+            let embed_source = format!("{head}{EMBED}");
+            let label = |what: &str| format!("{what} {format:?}");
+            matvec.insert(
+                *format,
+                pipeline(device, &label("matvec"), &matvec_source, entry),
+            );
+            matvec_lanes.insert(
+                *format,
+                pipeline(device, &label("matvec lanes"), &matvec_source, lanes_entry),
+            );
+            embed.insert(
+                *format,
+                pipeline(device, &label("embed"), &embed_source, "main"),
+            );
+            embed_lanes.insert(
+                *format,
+                pipeline(device, &label("embed lanes"), &embed_source, "lanes"),
+            );
         }
         let rope_store = format!("{}{ROPE_STORE}", kv.prelude());
         let attention = format!("{}{ATTENTION}", kv.prelude());
@@ -185,7 +199,9 @@ impl Kernels {
             shape,
             kv,
             matvec,
+            matvec_lanes,
             embed,
+            embed_lanes,
             rms_norm: pipeline(device, "rms_norm", RMS_NORM, "main"),
             rope_store: pipeline_with(device, "rope_store", &rope_store, "main", &head),
             attention: pipeline_with(device, "attention", &attention, "main", &head),
@@ -198,8 +214,18 @@ impl Kernels {
         &self.matvec[&format]
     }
 
+    /// The matrix-vector pipeline for `format` over `PREFILL_LANES` tokens at once.
+    pub fn matvec_lanes(&self, format: Format) -> &wgpu::ComputePipeline {
+        &self.matvec_lanes[&format]
+    }
+
     /// The embedding pipeline for `format`.
     pub fn embed(&self, format: Format) -> &wgpu::ComputePipeline {
         &self.embed[&format]
+    }
+
+    /// The embedding pipeline for `format` over a batch of tokens.
+    pub fn embed_lanes(&self, format: Format) -> &wgpu::ComputePipeline {
+        &self.embed_lanes[&format]
     }
 }

@@ -8,7 +8,7 @@ use wgpu::util::DeviceExt;
 
 use super::GpuError;
 use super::context::GpuContext;
-use super::kernels::{Kernels, KvPrecision, MatvecShape};
+use super::kernels::{Kernels, KvPrecision, MatvecShape, PREFILL_LANES};
 use super::readback::read_f32;
 use super::upload::{GpuMatrix, allocate, encode_rows, layout_of, stackable, write_rows};
 use crate::config::ModelConfig;
@@ -36,8 +36,10 @@ struct Op {
     groups: (u32, u32),
 }
 
-/// Activation buffers shared by every layer.
-struct Activations {
+/// Activation buffers for `lanes` tokens side by side (1 to decode, `PREFILL_LANES` to
+/// prefill), shared by every layer.
+struct Lanes {
+    lanes: usize,
     x: wgpu::Buffer,
     normed: wgpu::Buffer,
     qkv: wgpu::Buffer,
@@ -45,6 +47,30 @@ struct Activations {
     gate_up: wgpu::Buffer,
     act: wgpu::Buffer,
     scores: wgpu::Buffer,
+}
+
+impl Lanes {
+    fn new(device: &wgpu::Device, c: &ModelConfig, capacity: usize, lanes: usize) -> Self {
+        let (q_dim, kv_dim) = (c.heads * c.head_dim, c.kv_heads * c.head_dim);
+        Self {
+            lanes,
+            x: storage(device, "x", lanes * c.hidden),
+            normed: storage(device, "normed", lanes * c.hidden),
+            qkv: storage(device, "qkv", lanes * (q_dim + 2 * kv_dim)),
+            attn: storage(device, "attn", lanes * q_dim),
+            gate_up: storage(device, "gate_up", lanes * 2 * c.intermediate),
+            act: storage(device, "act", lanes * c.intermediate),
+            scores: storage(device, "scores", lanes * c.heads * capacity),
+        }
+    }
+}
+
+/// Activation buffers: one token's (decode) and a prefill batch's.
+struct Activations {
+    one: Lanes,
+    batch: Lanes,
+    /// The prefill batch's token ids.
+    tokens: wgpu::Buffer,
     logits: wgpu::Buffer,
     staging: wgpu::Buffer,
     step: wgpu::Buffer,
@@ -81,7 +107,15 @@ pub struct GpuModel {
     embedding: usize,
     embed_binds: Vec<wgpu::BindGroup>,
     embed_pipeline: wgpu::ComputePipeline,
+    /// Per embedding shard: the prefill batch's embedding lookup.
+    embed_lanes_binds: Vec<wgpu::BindGroup>,
+    embed_lanes_pipeline: wgpu::ComputePipeline,
+    /// Every layer for one token.
     ops: Vec<Op>,
+    /// Every layer for a prefill batch of `PREFILL_LANES` tokens.
+    prefill_ops: Vec<Op>,
+    /// Final norm and output projection (of the one-token buffers).
+    final_ops: Vec<Op>,
     act: Activations,
     rope_table: wgpu::Buffer,
     targets: HashMap<String, Target>,
@@ -125,10 +159,11 @@ fn uniform(device: &wgpu::Device, words: &[u32]) -> wgpu::Buffer {
     })
 }
 
-/// Builds the op list.
+/// Builds an op list over `lanes` tokens (1 or `PREFILL_LANES`).
 struct Builder<'a> {
     device: &'a wgpu::Device,
     kernels: &'a Kernels,
+    lanes: usize,
     ops: Vec<Op>,
 }
 
@@ -160,7 +195,8 @@ impl Builder<'_> {
         });
     }
 
-    /// `y[offset..] (+)= W x`, one dispatch per shard.
+    /// `y[offset..] (+)= W x` for each lane (lane l's outputs at l · y_stride), one dispatch
+    /// per shard.
     fn matvec(
         &mut self,
         matrix: &GpuMatrix,
@@ -168,6 +204,7 @@ impl Builder<'_> {
         y: &wgpu::Buffer,
         offset: usize,
         accumulate: bool,
+        y_stride: usize,
     ) {
         for shard in &matrix.shards {
             let params = uniform(
@@ -178,6 +215,7 @@ impl Builder<'_> {
                     matrix.row_bytes as u32,
                     (offset + shard.first_row) as u32,
                     u32::from(accumulate),
+                    y_stride as u32,
                 ],
             );
             let rows = shard.rows as u32;
@@ -185,7 +223,12 @@ impl Builder<'_> {
                 MatvecShape::Workgroup => (rows.min(32768), rows.div_ceil(32768)),
                 MatvecShape::Thread => (rows.div_ceil(64), 1),
             };
-            let pipeline = self.kernels.matvec(matrix.format).clone();
+            let pipeline = if self.lanes == 1 {
+                self.kernels.matvec(matrix.format)
+            } else {
+                self.kernels.matvec_lanes(matrix.format)
+            }
+            .clone();
             self.dispatch(
                 "matvec",
                 &pipeline,
@@ -209,9 +252,108 @@ impl Builder<'_> {
             "norm",
             &pipeline,
             &[(0, src), (1, weight), (2, dst), (3, &params)],
-            (1, 1),
+            (self.lanes as u32, 1),
         );
     }
+
+    /// One transformer block over `lanes` (whose lane count must be this builder's).
+    fn layer(&mut self, lanes: &Lanes, layer: &LayerBuffers, shared: &Shared, c: &ModelConfig) {
+        debug_assert_eq!(lanes.lanes, self.lanes);
+        let n = lanes.lanes as u32;
+        let qkv_stride = (c.heads + 2 * c.kv_heads) * c.head_dim;
+        self.rms_norm(
+            &lanes.x,
+            layer.attn_norm,
+            &lanes.normed,
+            c.hidden,
+            c.rms_eps,
+        );
+        for (matrix, offset) in layer.qkv {
+            let m = &shared.matrices[*matrix];
+            self.matvec(m, &lanes.normed, &lanes.qkv, *offset, false, qkv_stride);
+        }
+        let rope_store = self.kernels.rope_store.clone();
+        self.dispatch(
+            "rope",
+            &rope_store,
+            &[
+                (0, &lanes.qkv),
+                (1, layer.bias.unwrap_or(shared.empty)),
+                (2, layer.norms.unwrap_or(shared.empty)),
+                (3, shared.table),
+                (4, layer.keys),
+                (5, layer.values),
+                (6, layer.rope_params),
+                (7, shared.step),
+            ],
+            ((c.heads + c.kv_heads) as u32, n),
+        );
+        let attention = self.kernels.attention.clone();
+        self.dispatch(
+            "attention",
+            &attention,
+            &[
+                (0, &lanes.qkv),
+                (1, layer.keys),
+                (2, layer.values),
+                (3, &lanes.scores),
+                (4, &lanes.attn),
+                (5, shared.attention_params),
+                (6, shared.step),
+            ],
+            (c.heads as u32, n),
+        );
+        let wo = &shared.matrices[layer.wo];
+        self.matvec(wo, &lanes.attn, &lanes.x, 0, true, c.hidden);
+        self.rms_norm(&lanes.x, layer.ffn_norm, &lanes.normed, c.hidden, c.rms_eps);
+        for (matrix, offset) in layer.gate_up {
+            let m = &shared.matrices[*matrix];
+            self.matvec(
+                m,
+                &lanes.normed,
+                &lanes.gate_up,
+                *offset,
+                false,
+                2 * c.intermediate,
+            );
+        }
+        let count = uniform(self.device, &[c.intermediate as u32, n]);
+        let swiglu = self.kernels.swiglu.clone();
+        self.dispatch(
+            "swiglu",
+            &swiglu,
+            &[(0, &lanes.act), (1, &lanes.gate_up), (2, &count)],
+            ((c.intermediate as u32 * n).div_ceil(64), 1),
+        );
+        let wd = &shared.matrices[layer.wd];
+        self.matvec(wd, &lanes.act, &lanes.x, 0, true, c.hidden);
+    }
+}
+
+/// One layer's weights and KV cache on the device.
+struct LayerBuffers<'a> {
+    /// Stacked q/k/v matrices with their output offsets.
+    qkv: &'a [(usize, usize)],
+    /// Stacked gate/up matrices with their output offsets.
+    gate_up: &'a [(usize, usize)],
+    wo: usize,
+    wd: usize,
+    keys: &'a wgpu::Buffer,
+    values: &'a wgpu::Buffer,
+    attn_norm: &'a wgpu::Buffer,
+    ffn_norm: &'a wgpu::Buffer,
+    bias: Option<&'a wgpu::Buffer>,
+    norms: Option<&'a wgpu::Buffer>,
+    rope_params: &'a wgpu::Buffer,
+}
+
+/// Buffers every layer reads.
+struct Shared<'a> {
+    matrices: &'a [GpuMatrix],
+    table: &'a wgpu::Buffer,
+    empty: &'a wgpu::Buffer,
+    attention_params: &'a wgpu::Buffer,
+    step: &'a wgpu::Buffer,
 }
 
 /// Allocates weight matrices, records where each tensor goes, and writes the bytes of those
@@ -374,13 +516,9 @@ impl GpuModel {
         let kernels = Kernels::new(device, &formats, shape, kv, c.head_dim);
         let (q_dim, kv_dim) = (c.heads * c.head_dim, c.kv_heads * c.head_dim);
         let act = Activations {
-            x: storage(device, "x", c.hidden),
-            normed: storage(device, "normed", c.hidden),
-            qkv: storage(device, "qkv", q_dim + 2 * kv_dim),
-            attn: storage(device, "attn", q_dim),
-            gate_up: storage(device, "gate_up", 2 * c.intermediate),
-            act: storage(device, "act", c.intermediate),
-            scores: storage(device, "scores", c.heads * capacity),
+            one: Lanes::new(device, c, capacity, 1),
+            batch: Lanes::new(device, c, capacity, PREFILL_LANES),
+            tokens: storage(device, "prefill tokens", PREFILL_LANES),
             logits: storage(device, "logits", c.vocab),
             staging: device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("logits staging"),
@@ -388,7 +526,7 @@ impl GpuModel {
                 usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             }),
-            step: uniform(device, &[0]),
+            step: uniform(device, &[0, 1]),
             embed_params: uniform(device, &[0, 0, 0]),
         };
         let inverse = rope::inverse_frequencies(c, weights.rope_freq_factors.as_deref());
@@ -409,6 +547,7 @@ impl GpuModel {
             missing: BTreeSet::new(),
         };
         let interleaved = u32::from(weights.rope_style == RopeStyle::Interleaved);
+        let qkv_stride = (q_dim + 2 * kv_dim) as u32;
         let attention_params = uniform(
             device,
             &[
@@ -417,12 +556,20 @@ impl GpuModel {
                 c.kv_heads as u32,
                 capacity as u32,
                 (1.0 / (c.head_dim as f32).sqrt()).to_bits(),
+                qkv_stride,
             ],
         );
         let empty = floats(device, "empty", &[0.0]);
         let mut b = Builder {
             device,
             kernels: &kernels,
+            lanes: 1,
+            ops: Vec::new(),
+        };
+        let mut prefill = Builder {
+            device,
+            kernels: &kernels,
+            lanes: PREFILL_LANES,
             ops: Vec::new(),
         };
         for (i, layer) in weights.layers.iter().enumerate() {
@@ -488,76 +635,45 @@ impl GpuModel {
                     u32::from(bias.is_some()),
                     u32::from(norms.is_some()),
                     c.rms_eps.to_bits(),
+                    qkv_stride,
                 ],
             );
-            b.rms_norm(&act.x, &attn_norm, &act.normed, c.hidden, c.rms_eps);
-            for (matrix, offset) in &qkv {
-                b.matvec(
-                    &place.matrices[*matrix],
-                    &act.normed,
-                    &act.qkv,
-                    *offset,
-                    false,
-                );
-            }
-            let rope_store = kernels.rope_store.clone();
-            b.dispatch(
-                "rope",
-                &rope_store,
-                &[
-                    (0, &act.qkv),
-                    (1, bias.as_ref().unwrap_or(&empty)),
-                    (2, norms.as_ref().unwrap_or(&empty)),
-                    (3, &table),
-                    (4, &keys),
-                    (5, &values),
-                    (6, &rope_params),
-                    (7, &act.step),
-                ],
-                ((c.heads + c.kv_heads) as u32, 1),
-            );
-            let attention = kernels.attention.clone();
-            b.dispatch(
-                "attention",
-                &attention,
-                &[
-                    (0, &act.qkv),
-                    (1, &keys),
-                    (2, &values),
-                    (3, &act.scores),
-                    (4, &act.attn),
-                    (5, &attention_params),
-                    (6, &act.step),
-                ],
-                (c.heads as u32, 1),
-            );
-            b.matvec(&place.matrices[wo], &act.attn, &act.x, 0, true);
-            b.rms_norm(&act.x, &ffn_norm, &act.normed, c.hidden, c.rms_eps);
-            for (matrix, offset) in &gate_up {
-                b.matvec(
-                    &place.matrices[*matrix],
-                    &act.normed,
-                    &act.gate_up,
-                    *offset,
-                    false,
-                );
-            }
-            let count = uniform(device, &[c.intermediate as u32]);
-            let swiglu = kernels.swiglu.clone();
-            b.dispatch(
-                "swiglu",
-                &swiglu,
-                &[(0, &act.act), (1, &act.gate_up), (2, &count)],
-                ((c.intermediate as u32).div_ceil(64), 1),
-            );
-            b.matvec(&place.matrices[wd], &act.act, &act.x, 0, true);
+            let layer = LayerBuffers {
+                qkv: &qkv,
+                gate_up: &gate_up,
+                wo,
+                wd,
+                keys: &keys,
+                values: &values,
+                attn_norm: &attn_norm,
+                ffn_norm: &ffn_norm,
+                bias: bias.as_ref(),
+                norms: norms.as_ref(),
+                rope_params: &rope_params,
+            };
+            let shared = Shared {
+                matrices: &place.matrices,
+                table: &table,
+                empty: &empty,
+                attention_params: &attention_params,
+                step: &act.step,
+            };
+            b.layer(&act.one, &layer, &shared, c);
+            prefill.layer(&act.batch, &layer, &shared, c);
         }
         let output_norm = place.floats(
             "output_norm",
             &[("output_norm.weight".to_owned(), &weights.output_norm)],
             pending,
         );
-        b.rms_norm(&act.x, &output_norm, &act.normed, c.hidden, c.rms_eps);
+        let ops = std::mem::take(&mut b.ops);
+        b.rms_norm(
+            &act.one.x,
+            &output_norm,
+            &act.one.normed,
+            c.hidden,
+            c.rms_eps,
+        );
         let embedding_index = place.matrices(
             "token_embd",
             &[("token_embd.weight".to_owned(), &weights.embedding)],
@@ -569,10 +685,11 @@ impl GpuModel {
         };
         b.matvec(
             &place.matrices[output_index],
-            &act.normed,
+            &act.one.normed,
             &act.logits,
             0,
             false,
+            c.vocab,
         );
         let embedding = &place.matrices[embedding_index];
         let embed_pipeline = kernels.embed(embedding.format).clone();
@@ -591,7 +708,7 @@ impl GpuModel {
                         },
                         wgpu::BindGroupEntry {
                             binding: 2,
-                            resource: act.x.as_entire_binding(),
+                            resource: act.one.x.as_entire_binding(),
                         },
                         wgpu::BindGroupEntry {
                             binding: 3,
@@ -601,7 +718,40 @@ impl GpuModel {
                 })
             })
             .collect();
-        let ops = b.ops;
+        let embed_lanes_pipeline = kernels.embed_lanes(embedding.format).clone();
+        let layout = embed_lanes_pipeline.get_bind_group_layout(0);
+        let embed_lanes_binds = embedding
+            .shards
+            .iter()
+            .map(|shard| {
+                let params = uniform(
+                    device,
+                    &[
+                        shard.first_row as u32,
+                        embedding.cols as u32,
+                        embedding.row_bytes as u32,
+                        shard.rows as u32,
+                    ],
+                );
+                let entries = [
+                    (0, &shard.buffer),
+                    (2, &act.batch.x),
+                    (3, &params),
+                    (4, &act.tokens),
+                ]
+                .map(|(binding, buffer)| wgpu::BindGroupEntry {
+                    binding,
+                    resource: buffer.as_entire_binding(),
+                });
+                device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("embed lanes"),
+                    layout: &layout,
+                    entries: &entries,
+                })
+            })
+            .collect();
+        let final_ops = b.ops;
+        let prefill_ops = prefill.ops;
         let (matrices, targets, missing) = (place.matrices, place.targets, place.missing);
         Ok(Self {
             ctx,
@@ -613,7 +763,11 @@ impl GpuModel {
             embedding: embedding_index,
             embed_binds,
             embed_pipeline,
+            embed_lanes_binds,
+            embed_lanes_pipeline,
             ops,
+            prefill_ops,
+            final_ops,
             act,
             rope_table: table,
             targets,
@@ -706,7 +860,59 @@ impl GpuModel {
 
     /// Dispatches per decode step (the per-token overhead on adapters that sync per dispatch).
     pub fn dispatches_per_step(&self) -> usize {
-        self.ops.len() + 1
+        self.ops.len() + self.final_ops.len() + 1
+    }
+
+    fn run(pass: &mut wgpu::ComputePass, ops: &[Op]) {
+        for op in ops {
+            pass.set_pipeline(&op.pipeline);
+            pass.set_bind_group(0, &op.bind, &[]);
+            pass.dispatch_workgroups(op.groups.0, op.groups.1, 1);
+        }
+    }
+
+    /// Copies the logits to the staging buffer (read by `read_f32`).
+    fn copy_logits(&self, encoder: &mut wgpu::CommandEncoder) {
+        let bytes = (self.config.vocab * 4) as u64;
+        encoder.copy_buffer_to_buffer(&self.act.logits, 0, &self.act.staging, 0, bytes);
+    }
+
+    /// Records up to `PREFILL_LANES` prompt tokens at positions `pos..` as one batch; with
+    /// `read`, also the last token's logits.
+    fn record_lanes(&self, tokens: &[u32], pos: usize, read: bool) {
+        let queue = &self.ctx.queue;
+        let mut ids = [0u32; PREFILL_LANES];
+        ids[..tokens.len()].copy_from_slice(tokens);
+        let ids: Vec<u8> = ids.iter().flat_map(|v| v.to_le_bytes()).collect();
+        queue.write_buffer(&self.act.tokens, 0, &ids);
+        let step: Vec<u8> = [pos as u32, tokens.len() as u32]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        queue.write_buffer(&self.act.step, 0, &step);
+        let embedding = &self.matrices[self.embedding];
+        let items = ((embedding.cols / 32) as u32).div_ceil(64);
+        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&self.embed_lanes_pipeline);
+            for bind in &self.embed_lanes_binds {
+                pass.set_bind_group(0, bind, &[]);
+                pass.dispatch_workgroups(items, PREFILL_LANES as u32, 1);
+            }
+            Self::run(&mut pass, &self.prefill_ops);
+        }
+        if read {
+            let row = (self.config.hidden * 4) as u64;
+            let last = (tokens.len() - 1) as u64;
+            encoder.copy_buffer_to_buffer(&self.act.batch.x, last * row, &self.act.one.x, 0, row);
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                Self::run(&mut pass, &self.final_ops);
+            }
+            self.copy_logits(&mut encoder);
+        }
+        queue.submit([encoder.finish()]);
     }
 
     /// Records one token's forward pass at `pos`; copies logits out when `read` is set.
@@ -719,7 +925,11 @@ impl GpuModel {
             .iter()
             .position(|s| std::ptr::eq(s, shard))
             .unwrap_or(0);
-        queue.write_buffer(&self.act.step, 0, &(pos as u32).to_le_bytes());
+        let step: Vec<u8> = [pos as u32, 1]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        queue.write_buffer(&self.act.step, 0, &step);
         let embed_params: Vec<u8> = [
             local as u32,
             embedding.cols as u32,
@@ -736,20 +946,13 @@ impl GpuModel {
             pass.set_pipeline(&self.embed_pipeline);
             pass.set_bind_group(0, &self.embed_binds[shard_index], &[]);
             pass.dispatch_workgroups(((embedding.cols / 32) as u32).div_ceil(64), 1, 1);
-            for op in &self.ops {
-                pass.set_pipeline(&op.pipeline);
-                pass.set_bind_group(0, &op.bind, &[]);
-                pass.dispatch_workgroups(op.groups.0, op.groups.1, 1);
+            Self::run(&mut pass, &self.ops);
+            if read {
+                Self::run(&mut pass, &self.final_ops);
             }
         }
         if read {
-            encoder.copy_buffer_to_buffer(
-                &self.act.logits,
-                0,
-                &self.act.staging,
-                0,
-                (self.config.vocab * 4) as u64,
-            );
+            self.copy_logits(&mut encoder);
         }
         queue.submit([encoder.finish()]);
     }
@@ -773,8 +976,13 @@ impl GpuModel {
         if tokens.is_empty() {
             return Err(ModelError::Invalid("no tokens to run".into()));
         }
-        for (i, token) in tokens.iter().enumerate() {
-            self.record(*token, start + i, i + 1 == tokens.len());
+        if tokens.len() == 1 {
+            self.record(tokens[0], start, true);
+        } else {
+            let batches = tokens.len().div_ceil(PREFILL_LANES);
+            for (i, batch) in tokens.chunks(PREFILL_LANES).enumerate() {
+                self.record_lanes(batch, start + i * PREFILL_LANES, i + 1 == batches);
+            }
         }
         read_f32(&self.ctx.device, &self.act.staging, self.config.vocab)
             .await
