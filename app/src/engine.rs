@@ -3,11 +3,14 @@
 //! the appliance serves from its `--models` folder onto the GPU tensor by tensor (the wasm heap
 //! holds the header and about one tensor, never the file), runs greedy decoding and resolves
 //! with the tokens, the text and timings. The browser e2e suite checks its tokens against the
-//! native engine's.
+//! native engine's. `generation.rs` adds `generate` (sampling, stops, streaming, cancellation)
+//! over models it keeps loaded.
 
+use airlock_inference::chat::ChatFormat;
 use airlock_inference::gguf::{GgufError, GgufFile};
 use airlock_inference::gpu::kernels::MatvecShape;
 use airlock_inference::gpu::{GpuModel, GpuOptions};
+use airlock_inference::loaded::chat_format;
 use airlock_inference::model::load_gguf_layout;
 use airlock_inference::sampling::argmax;
 use airlock_inference::tokenizer::Tokenizer;
@@ -19,7 +22,7 @@ use wasm_bindgen_futures::{JsFuture, future_to_promise};
 /// KV cache positions the page engine allocates.
 const CONTEXT: usize = 1024;
 
-fn error(message: impl std::fmt::Display) -> JsValue {
+pub(crate) fn error(message: impl std::fmt::Display) -> JsValue {
     JsValue::from(js_sys::Error::new(&message.to_string()))
 }
 
@@ -119,16 +122,28 @@ impl ModelStream {
     }
 }
 
+/// A model on the page's GPU with what generating from it needs.
+pub(crate) struct Loaded {
+    /// The model and its KV cache.
+    pub gpu: GpuModel,
+    /// Its tokenizer.
+    pub tokenizer: Tokenizer,
+    /// The chat format its template names, if known.
+    pub chat: Option<ChatFormat>,
+    /// Largest number of file bytes the page held at once while loading.
+    pub peak: usize,
+    /// Adapter name and the browser's vendor/architecture.
+    pub adapter: String,
+}
+
 /// Streams a GGUF model from the appliance straight onto the GPU: the header first (shapes,
 /// tokenizer), then each tensor's bytes into its buffers as they arrive.
-async fn load(
-    name: &str,
-    options: &JsValue,
-) -> Result<(GpuModel, Tokenizer, usize, String), JsValue> {
+pub(crate) async fn load(name: &str, options: &JsValue) -> Result<Loaded, JsValue> {
     let mut stream = ModelStream::open(name).await?;
     let file = stream.header().await?;
     let weights = load_gguf_layout(&file).map_err(error)?;
     let tokenizer = Tokenizer::from_gguf(&file).map_err(error)?;
+    let chat = chat_format(&file);
     let architecture = adapter_architecture().await;
     let gpu_options = GpuOptions {
         matvec_shape: Some(shape_for(&architecture, options)),
@@ -153,11 +168,17 @@ async fn load(
         )));
     }
     let adapter = format!("{} {architecture}", gpu.adapter());
-    Ok((gpu, tokenizer, stream.peak, adapter))
+    Ok(Loaded {
+        gpu,
+        tokenizer,
+        chat,
+        peak: stream.peak,
+        adapter,
+    })
 }
 
 /// Prompt token ids: a string is tokenized (special tokens parsed), an array is taken as ids.
-fn prompt_ids(tokenizer: &Tokenizer, prompt: &JsValue) -> Result<Vec<u32>, JsValue> {
+pub(crate) fn prompt_ids(tokenizer: &Tokenizer, prompt: &JsValue) -> Result<Vec<u32>, JsValue> {
     if let Some(text) = prompt.as_string() {
         let mut ids = Vec::new();
         if tokenizer.add_bos
@@ -229,7 +250,13 @@ async fn greedy(
     options: JsValue,
 ) -> Result<JsValue, JsValue> {
     let started = js_sys::Date::now();
-    let (mut gpu, tokenizer, peak, adapter) = load(&name, &options).await?;
+    let Loaded {
+        mut gpu,
+        tokenizer,
+        peak,
+        adapter,
+        ..
+    } = load(&name, &options).await?;
     let ids = prompt_ids(&tokenizer, &prompt)?;
     let uploaded = js_sys::Date::now();
     let mut logits = gpu.forward_async(&ids, 0).await.map_err(error)?;
@@ -279,5 +306,6 @@ pub fn install() {
     let engine = Object::new();
     let _ = Reflect::set(&engine, &"greedy".into(), run.as_ref());
     run.forget();
+    crate::generation::install(&engine);
     let _ = Reflect::set(&js_sys::global(), &"airlockEngine".into(), &engine);
 }

@@ -5,6 +5,8 @@ pub mod api;
 pub mod editor;
 #[cfg(target_arch = "wasm32")]
 pub mod engine;
+#[cfg(target_arch = "wasm32")]
+pub mod generation;
 pub mod model;
 pub mod ui;
 

@@ -153,6 +153,121 @@ impl TextStream {
     }
 }
 
+/// What the driver of a `Generator` does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Run `token` at `position` and hand the logits to `Generator::step` again.
+    Forward {
+        /// The token just produced.
+        token: u32,
+        /// Its position in the sequence.
+        position: usize,
+    },
+    /// Generation has ended.
+    Done(StopReason),
+}
+
+/// The generation rules as a state machine, so that a synchronous driver (`generate`) and an
+/// asynchronous one (the browser, where every GPU read is async) share them exactly.
+pub struct Generator<'a> {
+    request: &'a Request,
+    capacity: usize,
+    sampler: Sampler,
+    seen: Vec<u32>,
+    stream: TextStream,
+    tokens: Vec<u32>,
+}
+
+impl<'a> Generator<'a> {
+    /// Checks `request` against a KV cache of `capacity` positions; the driver then runs the
+    /// prompt at position 0 and passes its logits to `step`.
+    pub fn new(request: &'a Request, capacity: usize) -> Result<Self, ModelError> {
+        request.sampling.validate().map_err(ModelError::Invalid)?;
+        if request.prompt.is_empty() {
+            return Err(ModelError::Invalid("the prompt has no tokens".into()));
+        }
+        if request.prompt.len() >= capacity {
+            return Err(ModelError::ContextFull {
+                needed: request.prompt.len() + 1,
+                capacity,
+            });
+        }
+        Ok(Self {
+            request,
+            capacity,
+            sampler: Sampler::new(request.sampling.clone()),
+            seen: request.prompt.clone(),
+            stream: TextStream {
+                pending: Vec::new(),
+                text: String::new(),
+                emitted: 0,
+            },
+            tokens: Vec::new(),
+        })
+    }
+
+    /// Picks the next token from `logits` (the last forward's), streams any text it completes
+    /// to `on_text`, and says whether to run it or stop.
+    pub fn step(
+        &mut self,
+        logits: &mut [f32],
+        token_bytes: &dyn Fn(u32) -> Vec<u8>,
+        cancelled: bool,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Next {
+        let request = self.request;
+        if cancelled {
+            return Next::Done(StopReason::Cancelled);
+        }
+        if self.tokens.len() >= request.max_tokens {
+            return Next::Done(StopReason::MaxTokens);
+        }
+        let token = self.sampler.sample(logits, &self.seen);
+        if request.stop_tokens.contains(&token) {
+            return Next::Done(StopReason::StopToken);
+        }
+        self.tokens.push(token);
+        self.seen.push(token);
+        self.stream.push(&token_bytes(token));
+        if self.stream.cut_at_stop(&request.stop_strings) {
+            return Next::Done(StopReason::StopString);
+        }
+        on_text(self.stream.ready(&request.stop_strings, false));
+        if self.tokens.len() >= request.max_tokens {
+            return Next::Done(StopReason::MaxTokens);
+        }
+        let position = self.seen.len() - 1;
+        if position + 1 > self.capacity {
+            return Next::Done(StopReason::ContextFull);
+        }
+        Next::Forward { token, position }
+    }
+
+    /// Streams the text held back for a possible stop string and returns the result.
+    pub fn finish(
+        mut self,
+        stop: StopReason,
+        on_text: &mut dyn FnMut(&str),
+        prefill_seconds: f64,
+        decode_seconds: f64,
+    ) -> Generation {
+        let tail = self
+            .stream
+            .ready(&self.request.stop_strings, true)
+            .to_owned();
+        if !tail.is_empty() {
+            on_text(&tail);
+        }
+        Generation {
+            tokens: self.tokens,
+            text: self.stream.text,
+            stop,
+            prefill_seconds,
+            decode_seconds,
+        }
+    }
+}
+
 /// Generates for `request`, calling `on_text` with each new piece of text.
 pub fn generate(
     model: &mut dyn Forward,
@@ -161,67 +276,19 @@ pub fn generate(
     cancel: &AtomicBool,
     on_text: &mut dyn FnMut(&str),
 ) -> Result<Generation, ModelError> {
-    request.sampling.validate().map_err(ModelError::Invalid)?;
-    if request.prompt.is_empty() {
-        return Err(ModelError::Invalid("the prompt has no tokens".into()));
-    }
-    let capacity = model.capacity();
-    if request.prompt.len() >= capacity {
-        return Err(ModelError::ContextFull {
-            needed: request.prompt.len() + 1,
-            capacity,
-        });
-    }
-    let mut sampler = Sampler::new(request.sampling.clone());
-    let mut seen = request.prompt.clone();
-    let mut stream = TextStream {
-        pending: Vec::new(),
-        text: String::new(),
-        emitted: 0,
-    };
+    let mut generator = Generator::new(request, model.capacity())?;
     let started = now();
     let mut logits = model.forward(&request.prompt, 0)?;
     let prefill_seconds = now() - started;
     let decode_started = now();
-    let mut tokens = Vec::new();
     let stop = loop {
-        if cancel.load(Ordering::Relaxed) {
-            break StopReason::Cancelled;
+        let cancelled = cancel.load(Ordering::Relaxed);
+        match generator.step(&mut logits, token_bytes, cancelled, on_text) {
+            Next::Forward { token, position } => logits = model.forward(&[token], position)?,
+            Next::Done(reason) => break reason,
         }
-        if tokens.len() >= request.max_tokens {
-            break StopReason::MaxTokens;
-        }
-        let token = sampler.sample(&mut logits, &seen);
-        if request.stop_tokens.contains(&token) {
-            break StopReason::StopToken;
-        }
-        tokens.push(token);
-        seen.push(token);
-        stream.push(&token_bytes(token));
-        if stream.cut_at_stop(&request.stop_strings) {
-            break StopReason::StopString;
-        }
-        on_text(stream.ready(&request.stop_strings, false));
-        if tokens.len() >= request.max_tokens {
-            break StopReason::MaxTokens;
-        }
-        let position = seen.len() - 1;
-        if position + 1 > capacity {
-            break StopReason::ContextFull;
-        }
-        logits = model.forward(&[token], position)?;
     };
-    let tail = stream.ready(&request.stop_strings, true).to_owned();
-    if !tail.is_empty() {
-        on_text(&tail);
-    }
-    Ok(Generation {
-        tokens,
-        text: stream.text,
-        stop,
-        prefill_seconds,
-        decode_seconds: now() - decode_started,
-    })
+    Ok(generator.finish(stop, on_text, prefill_seconds, now() - decode_started))
 }
 
 #[cfg(test)]

@@ -46,11 +46,7 @@ impl LoadedModel {
                 weights.config.vocab
             )));
         }
-        let chat = file
-            .metadata
-            .get("tokenizer.chat_template")
-            .and_then(MetaValue::as_str)
-            .and_then(ChatFormat::from_template);
+        let chat = chat_format(&file);
         Ok(Self {
             weights,
             tokenizer,
@@ -73,30 +69,50 @@ impl LoadedModel {
         kind: EngineKind,
         context: usize,
     ) -> Result<Box<dyn crate::generate::Forward>, ModelError> {
+        self.engine_with(kind, context, crate::gpu::GpuOptions::default())
+    }
+
+    /// As `engine`, with the GPU engine's load-time choices (`gpu` is unused by the CPU one).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn engine_with(
+        &self,
+        kind: EngineKind,
+        context: usize,
+        gpu: crate::gpu::GpuOptions,
+    ) -> Result<Box<dyn crate::generate::Forward>, ModelError> {
         Ok(match kind {
             EngineKind::Cpu => Box::new(crate::model::CpuModel::new(self.weights.clone(), context)),
             EngineKind::Gpu => Box::new(
-                pollster::block_on(crate::gpu::GpuModel::new(
-                    &self.weights,
-                    context,
-                    crate::gpu::GpuOptions::default(),
-                ))
-                .map_err(|e| ModelError::Invalid(e.to_string()))?,
+                pollster::block_on(crate::gpu::GpuModel::new(&self.weights, context, gpu))
+                    .map_err(|e| ModelError::Invalid(e.to_string()))?,
             ),
         })
     }
 
     /// Ids of the chat format's end-of-turn tokens and the tokenizer's end-of-sequence token.
     pub fn stop_tokens(&self) -> Vec<u32> {
-        let mut stops: Vec<u32> = self
-            .chat
-            .iter()
-            .flat_map(|c| c.stop_tokens())
-            .filter_map(|t| self.tokenizer.token_id(t))
-            .collect();
-        stops.extend(self.tokenizer.eos);
-        stops.sort_unstable();
-        stops.dedup();
-        stops
+        stop_tokens(self.chat.as_ref(), &self.tokenizer)
     }
+}
+
+/// The chat format a GGUF file's `tokenizer.chat_template` names, if this engine knows it.
+pub fn chat_format(file: &GgufFile) -> Option<ChatFormat> {
+    file.metadata
+        .get("tokenizer.chat_template")
+        .and_then(MetaValue::as_str)
+        .and_then(ChatFormat::from_template)
+}
+
+/// Ids of `chat`'s end-of-turn tokens and the tokenizer's end-of-sequence token: where an
+/// answer ends.
+pub fn stop_tokens(chat: Option<&ChatFormat>, tokenizer: &Tokenizer) -> Vec<u32> {
+    let mut stops: Vec<u32> = chat
+        .iter()
+        .flat_map(|c| c.stop_tokens())
+        .filter_map(|t| tokenizer.token_id(t))
+        .collect();
+    stops.extend(tokenizer.eos);
+    stops.sort_unstable();
+    stops.dedup();
+    stops
 }

@@ -72,6 +72,89 @@ test("SmolLM2-135M Q4_1 on WebGPU gives the native greedy tokens", { timeout: 60
     `decode ${(15 / result.decodeMs * 1000).toFixed(2)} tok/s (${result.shape} kernels)`);
 });
 
+/** Runs airlockEngine.generate in the page; `pieces` collects what onText streamed. */
+function generate(name, prompt, options = {}, { abortAfterPieces } = {}) {
+  return page.evaluate(async ([n, p, o, abortAfter]) => {
+    const pieces = [];
+    const controller = new AbortController();
+    const result = await globalThis.airlockEngine.generate(n, p, {
+      ...o,
+      signal: controller.signal,
+      onText: (piece) => {
+        pieces.push(piece);
+        if (abortAfter !== undefined && pieces.length >= abortAfter) controller.abort();
+      },
+    });
+    return { ...result, pieces };
+  }, [name, prompt, options, abortAfterPieces]);
+}
+
+test("generate streams the greedy tokens, keeps the model loaded, and stops where asked", { timeout: 300_000 }, async () => {
+  const reference = JSON.parse(readFileSync(join(FIXTURES, "models/llama/reference.json"), "utf8"));
+  const expected = reference.cases["gguf-q8_0"].greedy;
+  const file = "tiny-llama-q8_0.gguf";
+  const first = await generate(file, reference.prompt_ids, { maxTokens: 12 });
+  assert.deepEqual(first.tokens, expected.slice(0, 12), "temperature 0 is greedy");
+  assert.equal(first.stopReason, "max_tokens");
+  assert.equal(first.pieces.join(""), first.text, "the streamed pieces are the text");
+  assert.ok(first.pieces.length >= 2, `streamed in pieces: ${JSON.stringify(first.pieces)}`);
+  assert.equal(first.cached, false);
+  const again = await generate(file, reference.prompt_ids, { maxTokens: 12 });
+  assert.equal(again.cached, true, "the second call reuses the loaded model");
+  assert.deepEqual(again.tokens, first.tokens, "a reused model starts from a clean cache");
+
+  // A stop string from the middle of the text: cut before it, never streamed.
+  const text = first.text;
+  const stop = [...text].slice(4, 6).join("");
+  const cut = text.indexOf(stop);
+  assert.ok(cut > 0 && stop.length > 0, `a usable stop string in ${JSON.stringify(text)}`);
+  const stopped = await generate(file, reference.prompt_ids, { maxTokens: 12, stop: [stop] });
+  assert.equal(stopped.stopReason, "stop_string");
+  assert.equal(stopped.text, text.slice(0, cut));
+  assert.ok(!stopped.pieces.join("").includes(stop), "the stop string is never streamed");
+
+  // Cancellation through an AbortSignal.
+  const aborted = await generate(file, reference.prompt_ids, { maxTokens: 12 }, { abortAfterPieces: 1 });
+  assert.equal(aborted.stopReason, "cancelled");
+  assert.ok(aborted.tokens.length < 12, `stopped early after ${aborted.tokens.length} tokens`);
+});
+
+test("generate samples reproducibly from a seed and refuses bad options clearly", { timeout: 300_000 }, async () => {
+  const reference = JSON.parse(readFileSync(join(FIXTURES, "models/qwen3/reference.json"), "utf8"));
+  const file = "tiny-qwen3-q4_k.gguf";
+  const settings = { maxTokens: 16, temperature: 0.9, topK: 40, topP: 0.95, repeatPenalty: 1.1 };
+  const a = await generate(file, reference.prompt_ids, { ...settings, seed: 7 });
+  const b = await generate(file, reference.prompt_ids, { ...settings, seed: 7 });
+  const c = await generate(file, reference.prompt_ids, { ...settings, seed: 8 });
+  assert.equal(a.tokens.length, 16);
+  assert.deepEqual(b.tokens, a.tokens, "the same seed gives the same tokens");
+  assert.notDeepEqual(c.tokens, a.tokens, "another seed gives other tokens");
+  assert.notDeepEqual(a.tokens, reference.cases["gguf-q4_k"].greedy.slice(0, 16), "sampling is not greedy");
+
+  const refusal = (options) => page.evaluate(([f, p, o]) =>
+    globalThis.airlockEngine.generate(f, p, o).then(() => "ran", (e) => e.message), [file, reference.prompt_ids, options]);
+  assert.match(await refusal({ temperature: -1 }), /temperature/);
+  assert.match(await refusal({ topP: 0 }), /top-p/);
+  assert.match(await refusal({ maxTokens: 0 }), /maxTokens/);
+  assert.match(await refusal({ maxTokens: 2.5 }), /maxTokens/);
+  assert.match(await refusal({ stop: "not-an-array" }), /stop/);
+  assert.match(await refusal({ seed: -3 }), /seed/);
+  assert.match(await refusal({ onText: 5 }), /onText/);
+  assert.match(await page.evaluate(() => globalThis.airlockEngine.generate("absent.gguf", [1], {}).then(() => "ran", (e) => e.message)), /HTTP 404/);
+
+  // One generation at a time per model; the model stays usable afterwards.
+  const both = await page.evaluate(([f, p]) => Promise.allSettled([
+    globalThis.airlockEngine.generate(f, p, { maxTokens: 4 }),
+    globalThis.airlockEngine.generate(f, p, { maxTokens: 4 }),
+  ]).then((r) => r.map((x) => x.status === "fulfilled" ? "ok" : x.reason.message)), [file, reference.prompt_ids]);
+  assert.equal(both.filter((r) => r === "ok").length, 1, JSON.stringify(both));
+  assert.ok(both.some((r) => /busy/.test(r)), JSON.stringify(both));
+  assert.equal(await page.evaluate((f) => globalThis.airlockEngine.unload(f), file), true);
+  const reloaded = await generate(file, reference.prompt_ids, { maxTokens: 4 });
+  assert.equal(reloaded.cached, false, "unload frees the model; the next call loads it again");
+  assert.deepEqual(reloaded.tokens, reference.cases["gguf-q4_k"].greedy.slice(0, 4));
+});
+
 test("model downloads are audited and only listed model names are served", async () => {
   const refused = await page.evaluate(() => globalThis.airlockEngine.greedy("../etc/passwd", [1], 1, {}).then(() => "ran", (e) => e.message));
   assert.match(refused, /refused model/);

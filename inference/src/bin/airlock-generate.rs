@@ -7,6 +7,8 @@ use std::sync::atomic::AtomicBool;
 
 use airlock_inference::chat::{Message, fim_prompt};
 use airlock_inference::generate::{Request, generate};
+use airlock_inference::gpu::GpuOptions;
+use airlock_inference::gpu::kernels::KvPrecision;
 use airlock_inference::loaded::{EngineKind, LoadedModel};
 use airlock_inference::sampling::SamplingParams;
 
@@ -21,6 +23,7 @@ const USAGE: &str = "usage: airlock-generate --model FILE.gguf --prompt TEXT [op
   --fim-suffix TEXT     fill in the middle: the prompt is the prefix, TEXT the suffix
   --context N           KV cache positions (default 4096)
   --engine cpu|gpu      where the forward pass runs (default gpu; cpu is the reference)
+  --kv-cache f16|f32    GPU KV cache precision (default f16 where the GPU has shader-f16)
   --show-tokens         print the generated token ids to stderr";
 
 struct Options {
@@ -33,6 +36,7 @@ struct Options {
     context: usize,
     show_tokens: bool,
     engine: EngineKind,
+    kv_cache: Option<KvPrecision>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -46,6 +50,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         context: 4096,
         show_tokens: false,
         engine: EngineKind::Gpu,
+        kv_cache: None,
     };
     let mut model = None;
     let mut prompt = None;
@@ -80,6 +85,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     other => return Err(format!("--engine: {other:?} is not cpu or gpu")),
                 }
             }
+            "--kv-cache" => {
+                options.kv_cache = match value()?.as_str() {
+                    "f16" => Some(KvPrecision::F16),
+                    "f32" => Some(KvPrecision::F32),
+                    other => return Err(format!("--kv-cache: {other:?} is not f16 or f32")),
+                }
+            }
             "--chat" => options.chat = true,
             "--show-tokens" => options.show_tokens = true,
             "-h" | "--help" => return Err(USAGE.into()),
@@ -97,7 +109,14 @@ fn run(options: &Options) -> Result<(), String> {
     let loaded =
         LoadedModel::open(std::path::Path::new(&options.model)).map_err(|e| e.to_string())?;
     let mut engine = loaded
-        .engine(options.engine, options.context)
+        .engine_with(
+            options.engine,
+            options.context,
+            GpuOptions {
+                kv_cache: options.kv_cache,
+                ..GpuOptions::default()
+            },
+        )
         .map_err(|e| e.to_string())?;
     let text = if let Some(suffix) = &options.fim_suffix {
         if loaded.tokenizer.token_id("<|fim_middle|>").is_none() {

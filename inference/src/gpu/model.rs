@@ -445,6 +445,33 @@ impl Placer<'_> {
     }
 }
 
+/// Refuses a context whose per-layer KV cache or prefill attention scores would not fit in one
+/// buffer binding of the device (`max_binding` bytes), with the context that would.
+fn cache_fits(
+    c: &ModelConfig,
+    capacity: usize,
+    kv: KvPrecision,
+    max_binding: u64,
+) -> Result<(), GpuError> {
+    let per_position = [
+        ("KV cache", (c.kv_heads * c.head_dim * kv.bytes()) as u64),
+        ("attention scores", (PREFILL_LANES * c.heads * 4) as u64),
+    ];
+    for (what, bytes) in per_position {
+        let needed = bytes.saturating_mul(capacity as u64);
+        if needed > max_binding {
+            return Err(GpuError(format!(
+                "a context of {capacity} positions needs {} MiB of {what} per layer, above this \
+                 GPU's largest buffer binding ({} MiB); use a context of at most {}",
+                needed.div_ceil(1 << 20),
+                max_binding >> 20,
+                max_binding / bytes.max(1)
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Thread-per-row on CPU-emulated adapters, workgroup-per-row elsewhere.
 fn default_shape(ctx: &GpuContext) -> MatvecShape {
     let name = ctx.adapter.to_lowercase();
@@ -513,6 +540,7 @@ impl GpuModel {
             None if ctx.has_f16 => KvPrecision::F16,
             None => KvPrecision::F32,
         };
+        cache_fits(c, capacity, kv, ctx.max_binding)?;
         let kernels = Kernels::new(device, &formats, shape, kv, c.head_dim);
         let (q_dim, kv_dim) = (c.heads * c.head_dim, c.kv_heads * c.head_dim);
         let act = Activations {
@@ -998,5 +1026,29 @@ impl crate::generate::Forward for GpuModel {
 
     fn capacity(&self) -> usize {
         self.capacity
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_context_too_long_for_one_binding_is_refused_with_the_context_that_fits() {
+        let text = r#"{"model_type":"llama","hidden_size":4096,
+            "intermediate_size":14336,"num_hidden_layers":32,"num_attention_heads":32,
+            "num_key_value_heads":8,"vocab_size":128256,"max_position_embeddings":131072,
+            "rms_norm_eps":1e-5,"rope_theta":500000.0}"#;
+        let c = ModelConfig::from_hf_json(text).unwrap();
+        let binding = 128 << 20;
+        // 8 kv heads × 128 dims × 2 bytes = 2 KiB per position: 65536 positions fit in 128 MiB.
+        assert!(cache_fits(&c, 65536, KvPrecision::F16, binding).is_ok());
+        let error = cache_fits(&c, 131072, KvPrecision::F16, binding).unwrap_err();
+        assert!(error.0.contains("at most 65536"), "{error}");
+        let error = cache_fits(&c, 65536, KvPrecision::F32, binding).unwrap_err();
+        assert!(
+            error.0.contains("KV cache") && error.0.contains("at most 32768"),
+            "{error}"
+        );
     }
 }
