@@ -3,7 +3,10 @@
 //! Unigram with Metaspace, against what the Python `tokenizers` package made of the same
 //! texts (fixtures/tokenizers/make_tokenizer_fixtures.py).
 
+mod common;
+
 use airlock_inference::tokenizer::Tokenizer;
+use common::ids;
 use serde_json::Value;
 
 fn fixture(name: &str) -> (Tokenizer, Value) {
@@ -14,15 +17,6 @@ fn fixture(name: &str) -> (Tokenizer, Value) {
         Tokenizer::from_tokenizer_json(&text).unwrap(),
         serde_json::from_str(&reference).unwrap(),
     )
-}
-
-fn ids(value: &Value) -> Vec<u32> {
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as u32)
-        .collect()
 }
 
 #[test]

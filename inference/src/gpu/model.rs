@@ -149,14 +149,40 @@ fn floats(device: &wgpu::Device, label: &str, values: &[f32]) -> wgpu::Buffer {
     })
 }
 
-fn uniform(device: &wgpu::Device, words: &[u32]) -> wgpu::Buffer {
-    let mut bytes: Vec<u8> = words.iter().flat_map(|v| v.to_le_bytes()).collect();
+fn uniform(device: &wgpu::Device, values: &[u32]) -> wgpu::Buffer {
+    let mut bytes = words(values);
     bytes.resize(bytes.len().div_ceil(16).max(1) * 16, 0);
     device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
         label: Some("params"),
         contents: &bytes,
         usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
     })
+}
+
+/// A bind group of whole buffers for `layout`.
+fn bind_group(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    label: &str,
+    entries: &[(u32, &wgpu::Buffer)],
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = entries
+        .iter()
+        .map(|(binding, buffer)| wgpu::BindGroupEntry {
+            binding: *binding,
+            resource: buffer.as_entire_binding(),
+        })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout,
+        entries: &entries,
+    })
+}
+
+/// Little-endian bytes of `values` (uniforms and small writes).
+fn words(values: &[u32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
 /// Builds an op list over `lanes` tokens (1 or `PREFILL_LANES`).
@@ -176,18 +202,7 @@ impl Builder<'_> {
         groups: (u32, u32),
     ) {
         let layout = pipeline.get_bind_group_layout(0);
-        let entries: Vec<wgpu::BindGroupEntry> = entries
-            .iter()
-            .map(|(binding, buffer)| wgpu::BindGroupEntry {
-                binding: *binding,
-                resource: buffer.as_entire_binding(),
-            })
-            .collect();
-        let bind = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(label),
-            layout: &layout,
-            entries: &entries,
-        });
+        let bind = bind_group(self.device, &layout, label, entries);
         self.ops.push(Op {
             pipeline: pipeline.clone(),
             bind,
@@ -726,24 +741,8 @@ impl GpuModel {
             .shards
             .iter()
             .map(|shard| {
-                device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("embed"),
-                    layout: &layout,
-                    entries: &[
-                        wgpu::BindGroupEntry {
-                            binding: 0,
-                            resource: shard.buffer.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 2,
-                            resource: act.one.x.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 3,
-                            resource: act.embed_params.as_entire_binding(),
-                        },
-                    ],
-                })
+                let entries = [(0, &shard.buffer), (2, &act.one.x), (3, &act.embed_params)];
+                bind_group(device, &layout, "embed", &entries)
             })
             .collect();
         let embed_lanes_pipeline = kernels.embed_lanes(embedding.format).clone();
@@ -766,16 +765,8 @@ impl GpuModel {
                     (2, &act.batch.x),
                     (3, &params),
                     (4, &act.tokens),
-                ]
-                .map(|(binding, buffer)| wgpu::BindGroupEntry {
-                    binding,
-                    resource: buffer.as_entire_binding(),
-                });
-                device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("embed lanes"),
-                    layout: &layout,
-                    entries: &entries,
-                })
+                ];
+                bind_group(device, &layout, "embed lanes", &entries)
             })
             .collect();
         let final_ops = b.ops;
@@ -911,12 +902,8 @@ impl GpuModel {
         let queue = &self.ctx.queue;
         let mut ids = [0u32; PREFILL_LANES];
         ids[..tokens.len()].copy_from_slice(tokens);
-        let ids: Vec<u8> = ids.iter().flat_map(|v| v.to_le_bytes()).collect();
-        queue.write_buffer(&self.act.tokens, 0, &ids);
-        let step: Vec<u8> = [pos as u32, tokens.len() as u32]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
+        queue.write_buffer(&self.act.tokens, 0, &words(&ids));
+        let step = words(&[pos as u32, tokens.len() as u32]);
         queue.write_buffer(&self.act.step, 0, &step);
         let embedding = &self.matrices[self.embedding];
         let items = ((embedding.cols / 32) as u32).div_ceil(64);
@@ -953,20 +940,13 @@ impl GpuModel {
             .iter()
             .position(|s| std::ptr::eq(s, shard))
             .unwrap_or(0);
-        let step: Vec<u8> = [pos as u32, 1]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
-        queue.write_buffer(&self.act.step, 0, &step);
-        let embed_params: Vec<u8> = [
+        queue.write_buffer(&self.act.step, 0, &words(&[pos as u32, 1]));
+        let embed_params = words(&[
             local as u32,
             embedding.cols as u32,
             embedding.row_bytes as u32,
             0,
-        ]
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect();
+        ]);
         queue.write_buffer(&self.act.embed_params, 0, &embed_params);
         let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
         {
