@@ -7,17 +7,20 @@
 //! over models it keeps loaded.
 
 use airlock_inference::chat::ChatFormat;
+use airlock_inference::generate::{Generator, Request, StopReason};
 use airlock_inference::gguf::{GgufError, GgufFile};
 use airlock_inference::gpu::kernels::MatvecShape;
 use airlock_inference::gpu::{GpuModel, GpuOptions};
 use airlock_inference::loaded::chat_format;
 use airlock_inference::model::load_gguf_layout;
-use airlock_inference::sampling::argmax;
+use airlock_inference::sampling::SamplingParams;
 use airlock_inference::tokenizer::Tokenizer;
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
+
+use crate::generation::drive;
 
 /// KV cache positions the page engine allocates.
 const CONTEXT: usize = 1024;
@@ -186,7 +189,7 @@ pub(crate) fn prompt_ids(tokenizer: &Tokenizer, prompt: &JsValue) -> Result<Vec<
         {
             ids.push(bos);
         }
-        ids.extend(tokenizer.encode_with_special(&text));
+        ids.extend(tokenizer.encode_with_special(&text).map_err(error)?);
         return Ok(ids);
     }
     let array: Array = prompt
@@ -257,23 +260,20 @@ async fn greedy(
         adapter,
         ..
     } = load(&name, &options).await?;
-    let ids = prompt_ids(&tokenizer, &prompt)?;
     let uploaded = js_sys::Date::now();
-    let mut logits = gpu.forward_async(&ids, 0).await.map_err(error)?;
-    let prefilled = js_sys::Date::now();
-    let mut tokens = Vec::new();
-    while tokens.len() < max_tokens as usize {
-        let token = argmax(&logits);
-        tokens.push(token);
-        if tokens.len() == max_tokens as usize {
-            break;
-        }
-        logits = gpu
-            .forward_async(&[token], ids.len() + tokens.len() - 1)
-            .await
-            .map_err(error)?;
-    }
-    let decoded = js_sys::Date::now();
+    let request = Request {
+        prompt: prompt_ids(&tokenizer, &prompt)?,
+        max_tokens: max_tokens as usize,
+        sampling: SamplingParams::default(),
+        stop_tokens: Vec::new(),
+        stop_strings: Vec::new(),
+    };
+    let mut generator = Generator::new(&request, gpu.capacity()).map_err(error)?;
+    let (_, timing) = drive(&mut gpu, &tokenizer, &mut generator, || false, &mut |_| {}).await?;
+    let tokens = generator
+        .finish(StopReason::MaxTokens, &mut |_| {}, 0.0, 0.0)
+        .tokens;
+    let ids = &request.prompt;
     let result = Object::new();
     let set = |key: &str, value: JsValue| Reflect::set(&result, &key.into(), &value).map(|_| ());
     set(
@@ -291,8 +291,8 @@ async fn greedy(
     set("kvCache", format!("{:?}", gpu.kv_precision()).into())?;
     set("loadMs", (uploaded - started).into())?;
     set("peakBufferedBytes", JsValue::from(peak as f64))?;
-    set("prefillMs", (prefilled - uploaded).into())?;
-    set("decodeMs", (decoded - prefilled).into())?;
+    set("prefillMs", timing.prefill_ms.into())?;
+    set("decodeMs", timing.decode_ms.into())?;
     Ok(result.into())
 }
 

@@ -13,8 +13,10 @@ use std::collections::HashMap;
 
 use airlock_inference::chat::Message;
 use airlock_inference::generate::{Generator, Next, Request, StopReason};
+use airlock_inference::gpu::GpuModel;
 use airlock_inference::loaded::stop_tokens;
 use airlock_inference::sampling::SamplingParams;
+use airlock_inference::tokenizer::Tokenizer;
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -193,6 +195,45 @@ async fn generate(name: String, text: JsValue, options: JsValue) -> Result<JsVal
     Ok(result.into())
 }
 
+/// Wall-clock milliseconds of a generation's two phases.
+pub(crate) struct Timing {
+    /// The prompt's forward pass.
+    pub prefill_ms: f64,
+    /// Every token after it.
+    pub decode_ms: f64,
+}
+
+/// Runs `generator` to its end on `gpu`: the prompt, then each token it asks for, every GPU
+/// read awaited. The browser's counterpart of the native `generate` loop.
+pub(crate) async fn drive(
+    gpu: &mut GpuModel,
+    tokenizer: &Tokenizer,
+    generator: &mut Generator<'_>,
+    cancelled: impl Fn() -> bool,
+    emit: &mut dyn FnMut(&str),
+) -> Result<(StopReason, Timing), JsValue> {
+    let started = js_sys::Date::now();
+    let mut logits = gpu
+        .forward_async(generator.prompt(), 0)
+        .await
+        .map_err(error)?;
+    let prefilled = js_sys::Date::now();
+    let token_bytes = |id: u32| tokenizer.token_bytes(id);
+    let stop = loop {
+        match generator.step(&mut logits, &token_bytes, cancelled(), emit) {
+            Next::Forward { token, position } => {
+                logits = gpu.forward_async(&[token], position).await.map_err(error)?;
+            }
+            Next::Done(reason) => break reason,
+        }
+    };
+    let timing = Timing {
+        prefill_ms: prefilled - started,
+        decode_ms: js_sys::Date::now() - prefilled,
+    };
+    Ok((stop, timing))
+}
+
 /// One generation on a taken model.
 async fn run(
     loaded: &mut Loaded,
@@ -216,29 +257,14 @@ async fn run(
             }
         }
     };
-    let started = js_sys::Date::now();
-    let mut logits = loaded
-        .gpu
-        .forward_async(&request.prompt, 0)
-        .await
-        .map_err(error)?;
-    let prefilled = js_sys::Date::now();
-    let tokenizer = &loaded.tokenizer;
-    let token_bytes = |id: u32| tokenizer.token_bytes(id);
-    let stop = loop {
-        let cancelled = aborted();
-        match generator.step(&mut logits, &token_bytes, cancelled, &mut emit) {
-            Next::Forward { token, position } => {
-                logits = loaded
-                    .gpu
-                    .forward_async(&[token], position)
-                    .await
-                    .map_err(error)?;
-            }
-            Next::Done(reason) => break reason,
-        }
-    };
-    let decoded = js_sys::Date::now();
+    let (stop, timing) = drive(
+        &mut loaded.gpu,
+        &loaded.tokenizer,
+        &mut generator,
+        aborted,
+        &mut emit,
+    )
+    .await?;
     let generation = generator.finish(stop, &mut emit, 0.0, 0.0);
     if let Some(e) = callback_error {
         return Err(e);
@@ -257,8 +283,8 @@ async fn run(
     set("adapter", loaded.adapter.clone().into())?;
     set("shape", format!("{:?}", loaded.gpu.matvec_shape()).into())?;
     set("kvCache", format!("{:?}", loaded.gpu.kv_precision()).into())?;
-    set("prefillMs", (prefilled - started).into())?;
-    set("decodeMs", (decoded - prefilled).into())?;
+    set("prefillMs", timing.prefill_ms.into())?;
+    set("decodeMs", timing.decode_ms.into())?;
     Ok(result)
 }
 

@@ -206,6 +206,11 @@ impl<'a> Generator<'a> {
         })
     }
 
+    /// The prompt the driver runs first, at position 0.
+    pub fn prompt(&self) -> &[u32] {
+        &self.request.prompt
+    }
+
     /// Picks the next token from `logits` (the last forward's), streams any text it completes
     /// to `on_text`, and says whether to run it or stop.
     pub fn step(

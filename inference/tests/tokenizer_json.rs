@@ -38,7 +38,11 @@ fn sentencepiece_and_unigram_tokenizer_json_match_python_tokenizers() {
         for case in cases {
             let text = case["text"].as_str().unwrap();
             let expected = ids(&case["ids"]);
-            assert_eq!(tokenizer.encode(text), expected, "{name}: {text:?}");
+            assert_eq!(
+                tokenizer.encode(text).unwrap(),
+                expected,
+                "{name}: {text:?}"
+            );
             let decoded = case["decoded"].as_str().unwrap();
             assert_eq!(tokenizer.decode(&expected), decoded, "{name}: {text:?}");
             // Streaming joins token bytes: they must spell the decoded text (SentencePiece
@@ -61,9 +65,9 @@ fn special_token_strings_are_ids_only_when_asked() {
     let (tokenizer, _) = fixture("spm-bpe");
     let eos = tokenizer.token_id("</s>").unwrap();
     assert_eq!(tokenizer.eos, Some(eos));
-    let with_special = tokenizer.encode_with_special("done</s>");
+    let with_special = tokenizer.encode_with_special("done</s>").unwrap();
     assert_eq!(with_special.last(), Some(&eos));
-    let plain = tokenizer.encode("done</s>");
+    let plain = tokenizer.encode("done</s>").unwrap();
     assert!(
         !plain.contains(&eos),
         "user text spelling </s> is not the end-of-sequence token"
@@ -86,4 +90,17 @@ fn broken_tokenizer_json_is_a_clear_error() {
             .to_string();
         assert!(error.contains(expected), "{text}: {error}");
     }
+}
+
+#[test]
+fn text_the_model_cannot_encode_is_an_error_not_an_empty_prompt() {
+    let json = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],
+        "normalizer":null,"pre_tokenizer":null,"post_processor":null,
+        "decoder":{"type":"ByteLevel","add_prefix_space":true,"trim_offsets":true,"use_regex":true},
+        "model":{"type":"WordLevel","vocab":{"a":0,"b":1},"unk_token":"[UNK]"}}"#;
+    let tokenizer = Tokenizer::from_tokenizer_json(json).unwrap();
+    assert_eq!(tokenizer.encode("a").unwrap(), [0]);
+    let error = tokenizer.encode("c").unwrap_err().to_string();
+    assert!(error.contains("cannot encode"), "{error}");
+    assert!(tokenizer.encode_with_special("c").is_err());
 }

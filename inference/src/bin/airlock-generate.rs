@@ -138,7 +138,12 @@ fn run(options: &Options) -> Result<(), String> {
     {
         prompt.push(bos);
     }
-    prompt.extend(loaded.tokenizer.encode_with_special(&text));
+    prompt.extend(
+        loaded
+            .tokenizer
+            .encode_with_special(&text)
+            .map_err(|e| e.to_string())?,
+    );
     let request = Request {
         prompt,
         max_tokens: options.max_tokens,

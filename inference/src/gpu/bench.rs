@@ -104,7 +104,14 @@ pub fn matvec_bandwidth(
 ) -> Result<f64, GpuError> {
     let device = &ctx.device;
     let gpu = upload(device, &ctx.queue, "bench matrix", matrix, ctx.max_binding)?;
-    let kernels = Kernels::new(device, &[gpu.format], shape, KvPrecision::F32, 64);
+    let kernels = Kernels::new(
+        device,
+        &[gpu.format],
+        gpu.format,
+        shape,
+        KvPrecision::F32,
+        64,
+    );
     let buffer = |label, floats: usize| {
         device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),

@@ -105,8 +105,10 @@ pub struct Kernels {
     pub kv: KvPrecision,
     matvec: HashMap<Format, wgpu::ComputePipeline>,
     matvec_lanes: HashMap<Format, wgpu::ComputePipeline>,
-    embed: HashMap<Format, wgpu::ComputePipeline>,
-    embed_lanes: HashMap<Format, wgpu::ComputePipeline>,
+    /// The token embedding of one token.
+    pub embed: wgpu::ComputePipeline,
+    /// The token embedding for a prefill batch.
+    pub embed_lanes: wgpu::ComputePipeline,
     /// RMSNorm over groups.
     pub rms_norm: wgpu::ComputePipeline,
     /// Biases, q/k norm, RoPE and the KV-cache store.
@@ -151,10 +153,12 @@ fn pipeline_with(
 }
 
 impl Kernels {
-    /// Compiles the shared kernels and the weight kernels for `formats`.
+    /// Compiles the shared kernels, the matrix-vector kernels for `formats` and the embedding
+    /// kernels for `embedding` (the token-embedding matrix's format).
     pub fn new(
         device: &wgpu::Device,
         formats: &[Format],
+        embedding: Format,
         shape: MatvecShape,
         kv: KvPrecision,
         head_dim: usize,
@@ -164,35 +168,22 @@ impl Kernels {
             MatvecShape::Workgroup => ("main", "main_lanes"),
             MatvecShape::Thread => ("per_row", "per_row_lanes"),
         };
+        let prelude = |format: Format| format!("{BYTES}\n{}\n", format.source());
         let mut matvec = HashMap::new();
         let mut matvec_lanes = HashMap::new();
-        let mut embed = HashMap::new();
-        let mut embed_lanes = HashMap::new();
-        for format in formats {
-            if matvec.contains_key(format) {
+        for &format in formats {
+            if matvec.contains_key(&format) {
                 continue;
             }
-            let head = format!("{BYTES}\n{}\n", format.source());
-            let matvec_source = format!("{head}{MATVEC}");
-            let embed_source = format!("{head}{EMBED}");
+            let source = format!("{}{MATVEC}", prelude(format));
             let label = |what: &str| format!("{what} {format:?}");
-            matvec.insert(
-                *format,
-                pipeline(device, &label("matvec"), &matvec_source, entry),
-            );
+            matvec.insert(format, pipeline(device, &label("matvec"), &source, entry));
             matvec_lanes.insert(
-                *format,
-                pipeline(device, &label("matvec lanes"), &matvec_source, lanes_entry),
-            );
-            embed.insert(
-                *format,
-                pipeline(device, &label("embed"), &embed_source, "main"),
-            );
-            embed_lanes.insert(
-                *format,
-                pipeline(device, &label("embed lanes"), &embed_source, "lanes"),
+                format,
+                pipeline(device, &label("matvec lanes"), &source, lanes_entry),
             );
         }
+        let embed_source = format!("{}{EMBED}", prelude(embedding));
         let rope_store = format!("{}{ROPE_STORE}", kv.prelude());
         let attention = format!("{}{ATTENTION}", kv.prelude());
         Self {
@@ -200,8 +191,8 @@ impl Kernels {
             kv,
             matvec,
             matvec_lanes,
-            embed,
-            embed_lanes,
+            embed: pipeline(device, "embed", &embed_source, "main"),
+            embed_lanes: pipeline(device, "embed lanes", &embed_source, "lanes"),
             rms_norm: pipeline(device, "rms_norm", RMS_NORM, "main"),
             rope_store: pipeline_with(device, "rope_store", &rope_store, "main", &head),
             attention: pipeline_with(device, "attention", &attention, "main", &head),
@@ -217,15 +208,5 @@ impl Kernels {
     /// The matrix-vector pipeline for `format` over `PREFILL_LANES` tokens at once.
     pub fn matvec_lanes(&self, format: Format) -> &wgpu::ComputePipeline {
         &self.matvec_lanes[&format]
-    }
-
-    /// The embedding pipeline for `format`.
-    pub fn embed(&self, format: Format) -> &wgpu::ComputePipeline {
-        &self.embed[&format]
-    }
-
-    /// The embedding pipeline for `format` over a batch of tokens.
-    pub fn embed_lanes(&self, format: Format) -> &wgpu::ComputePipeline {
-        &self.embed_lanes[&format]
     }
 }

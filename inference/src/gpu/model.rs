@@ -556,7 +556,8 @@ impl GpuModel {
             None => KvPrecision::F32,
         };
         cache_fits(c, capacity, kv, ctx.max_binding)?;
-        let kernels = Kernels::new(device, &formats, shape, kv, c.head_dim);
+        let embedding_format = layout_of(&weights.embedding).0;
+        let kernels = Kernels::new(device, &formats, embedding_format, shape, kv, c.head_dim);
         let (q_dim, kv_dim) = (c.heads * c.head_dim, c.kv_heads * c.head_dim);
         let act = Activations {
             one: Lanes::new(device, c, capacity, 1),
@@ -735,7 +736,8 @@ impl GpuModel {
             c.vocab,
         );
         let embedding = &place.matrices[embedding_index];
-        let embed_pipeline = kernels.embed(embedding.format).clone();
+        debug_assert_eq!(embedding.format, embedding_format);
+        let embed_pipeline = kernels.embed.clone();
         let layout = embed_pipeline.get_bind_group_layout(0);
         let embed_binds = embedding
             .shards
@@ -745,7 +747,7 @@ impl GpuModel {
                 bind_group(device, &layout, "embed", &entries)
             })
             .collect();
-        let embed_lanes_pipeline = kernels.embed_lanes(embedding.format).clone();
+        let embed_lanes_pipeline = kernels.embed_lanes.clone();
         let layout = embed_lanes_pipeline.get_bind_group_layout(0);
         let embed_lanes_binds = embedding
             .shards

@@ -2,6 +2,8 @@
 //! instead of Oniguruma, so the same code builds for wasm32): BPE, Unigram and WordLevel
 //! models with whatever normalizer and pre-tokenizer the file names.
 
+use std::sync::{Mutex, MutexGuard};
+
 use super::TokenizerError;
 
 /// How a token's text maps back to the bytes it stands for (for streaming whole UTF-8).
@@ -13,14 +15,21 @@ enum TokenText {
     Metaspace,
 }
 
-/// A `tokenizer.json` tokenizer.
-#[derive(Debug, Clone)]
+/// A `tokenizer.json` tokenizer. One copy serves both encodings: whether added-token strings
+/// become their ids is a switch on the tokenizer, flipped under the lock for each call.
+#[derive(Debug)]
 pub struct HfTokenizer {
-    /// Added tokens in the text become their ids (chat templates).
-    with_special: tokenizers::Tokenizer,
-    /// Added tokens' strings are encoded as ordinary text (user text).
-    plain: tokenizers::Tokenizer,
+    inner: Mutex<tokenizers::Tokenizer>,
     token_text: TokenText,
+}
+
+impl Clone for HfTokenizer {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Mutex::new(self.tokenizer().clone()),
+            token_text: self.token_text,
+        }
+    }
 }
 
 fn error(what: &str, e: impl std::fmt::Display) -> TokenizerError {
@@ -46,20 +55,23 @@ impl HfTokenizer {
                  so generated text cannot be streamed"
             )));
         };
-        let with_special = tokenizers::Tokenizer::from_bytes(text.as_bytes())
+        let tokenizer = tokenizers::Tokenizer::from_bytes(text.as_bytes())
             .map_err(|e| error("unreadable", e))?;
-        let mut plain = with_special.clone();
-        plain.set_encode_special_tokens(true);
         Ok(Self {
-            with_special,
-            plain,
+            inner: Mutex::new(tokenizer),
             token_text,
         })
     }
 
+    /// The tokenizer (a panic elsewhere while it was held cannot leave it half-changed: the
+    /// only change made under the lock is the special-token switch, set before each use).
+    fn tokenizer(&self) -> MutexGuard<'_, tokenizers::Tokenizer> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Every token (added ones included) by id; ids without a token are empty strings.
     pub fn tokens(&self) -> Vec<String> {
-        let vocab = self.with_special.get_vocab(true);
+        let vocab = self.tokenizer().get_vocab(true);
         let size = vocab.values().map(|id| *id as usize + 1).max().unwrap_or(0);
         let mut tokens = vec![String::new(); size];
         for (text, id) in vocab {
@@ -70,7 +82,7 @@ impl HfTokenizer {
 
     /// The added tokens (`<|im_start|>` and friends), which decode to their literal text.
     pub fn added(&self) -> Vec<(String, u32)> {
-        self.with_special
+        self.tokenizer()
             .get_added_tokens_decoder()
             .into_iter()
             .map(|(id, token)| (token.content, id))
@@ -79,29 +91,27 @@ impl HfTokenizer {
 
     /// The token the post-processor puts before every sequence, if any (BOS).
     pub fn prefix_token(&self) -> Option<u32> {
-        let bare = self.with_special.encode("a", false).ok()?;
-        let framed = self.with_special.encode("a", true).ok()?;
+        let tokenizer = self.tokenizer();
+        let bare = tokenizer.encode("a", false).ok()?;
+        let framed = tokenizer.encode("a", true).ok()?;
         let (bare, framed) = (bare.get_ids(), framed.get_ids());
         (framed.len() > bare.len() && framed[1..].starts_with(bare)).then(|| framed[0])
     }
 
     /// Encodes text; `special` lets added-token strings become their ids. Text the model
-    /// cannot encode yields no ids rather than an error (the crate errs only on internal bugs).
-    pub fn encode(&self, text: &str, special: bool) -> Vec<u32> {
-        let tokenizer = if special {
-            &self.with_special
-        } else {
-            &self.plain
-        };
+    /// cannot encode (e.g. an unknown word in a model without an unknown token) is an error.
+    pub fn encode(&self, text: &str, special: bool) -> Result<Vec<u32>, TokenizerError> {
+        let mut tokenizer = self.tokenizer();
+        tokenizer.set_encode_special_tokens(!special);
         tokenizer
             .encode(text, false)
             .map(|e| e.get_ids().to_vec())
-            .unwrap_or_default()
+            .map_err(|e| error("cannot encode the text", e))
     }
 
-    /// Decodes ids (added tokens included) to text.
-    pub fn decode(&self, ids: &[u32]) -> String {
-        self.with_special.decode(ids, false).unwrap_or_default()
+    /// Decodes ids (added tokens included) to text; `None` if the file's decoder fails.
+    pub fn decode(&self, ids: &[u32]) -> Option<String> {
+        self.tokenizer().decode(ids, false).ok()
     }
 
     /// The bytes a non-added token's text stands for.

@@ -260,13 +260,13 @@ impl Tokenizer {
     }
 
     /// Encodes plain text: special-token strings are treated as ordinary text.
-    pub fn encode(&self, text: &str) -> Vec<u32> {
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
         if let Some(hf) = &self.hf {
             return hf.encode(text, false);
         }
         let mut out = Vec::new();
         self.encode_fragment(text, true, &mut out);
-        out
+        Ok(out)
     }
 
     /// One fragment of text between special tokens (`first`: at the start or after one).
@@ -285,7 +285,7 @@ impl Tokenizer {
 
     /// Encodes text in which special-token strings (e.g. `<|im_start|>`) become their ids,
     /// as chat templates need.
-    pub fn encode_with_special(&self, text: &str) -> Vec<u32> {
+    pub fn encode_with_special(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
         if let Some(hf) = &self.hf {
             return hf.encode(text, true);
         }
@@ -309,7 +309,7 @@ impl Tokenizer {
                 }
             }
         }
-        out
+        Ok(out)
     }
 
     fn encode_piece(&self, piece: &str, out: &mut Vec<u32>) {
@@ -367,8 +367,8 @@ impl Tokenizer {
     /// Decodes ids back to text (invalid UTF-8 from partial tokens becomes U+FFFD).
     /// (SentencePiece: the space prefixed to each fragment at encoding is removed again.)
     pub fn decode(&self, ids: &[u32]) -> String {
-        if let Some(hf) = &self.hf {
-            return hf.decode(ids);
+        if let Some(text) = self.hf.as_ref().and_then(|hf| hf.decode(ids)) {
+            return text;
         }
         let strip = self.spm.as_ref().is_some_and(|s| s.add_space_prefix);
         let mut raw = Vec::new();
