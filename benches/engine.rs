@@ -1,6 +1,7 @@
 //! Bench: the inference engine on SmolLM2-135M Q4_1 — prefill and decode tok/s on the CPU
 //! reference engine and the GPU engine, per-token overhead (a decode step of a 1-layer model),
-//! and the quantized matrix-vector kernel's GB/s next to a plain copy's on the same adapter.
+//! the quantized matrix-vector kernel's GB/s next to a plain copy's on the same adapter, and
+//! each kind of kernel of a decode step against the same work done with burn's generic ops.
 //! Prints one JSON object. `cargo xtask bench` fetches the model and runs it; directly:
 //! `cargo run --release -p airlock-benches --bin bench-engine -- --model FILE.gguf`.
 
@@ -12,7 +13,7 @@ use airlock_inference::generate::{Forward, Request, generate};
 use airlock_inference::gguf::GgufFile;
 use airlock_inference::gpu::kernels::MatvecShape;
 use airlock_inference::gpu::kernels::{KvPrecision, PREFILL_LANES};
-use airlock_inference::gpu::{GpuContext, GpuModel, GpuOptions, bench};
+use airlock_inference::gpu::{GpuContext, GpuModel, GpuOptions, bench, burn_ops};
 use airlock_inference::model::{CpuModel, Weights, load_gguf};
 use airlock_inference::sampling::SamplingParams;
 use serde_json::{Value, json};
@@ -148,6 +149,31 @@ fn cpu_name() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Milliseconds a SmolLM2 decode step at position 255 spends in each kind of kernel: ours
+/// (quantized weights, default KV cache) against burn's generic ops on f32 tensors of the same
+/// shapes, on the same device.
+fn ours_vs_burn(weights: &Weights) -> Value {
+    const POSITION: usize = 255;
+    let model = pollster::block_on(GpuModel::new(weights, CONTEXT, GpuOptions::default()))
+        .expect("GPU engine");
+    let ours = model.kernel_seconds(POSITION, 2).expect("our kernels");
+    let kinds: Vec<&'static str> = ours.iter().map(|(kind, _)| *kind).collect();
+    let theirs = burn_ops::kernel_seconds(model.burn_device(), &weights.config, POSITION, &kinds)
+        .expect("burn's ops");
+    let mut report = serde_json::Map::new();
+    for ((kind, ours), (_, burn)) in ours.iter().zip(&theirs) {
+        report.insert(
+            (*kind).to_owned(),
+            json!({
+                "ours": round(ours * 1e3),
+                "burn": round(burn * 1e3),
+                "burn_over_ours": round(burn / ours),
+            }),
+        );
+    }
+    Value::Object(report)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let path = args
@@ -193,6 +219,7 @@ fn main() {
         },
         "decode_step_ms_one_layer_at_position_448": kv_cache_steps(&ctx, &weights),
         "gpu_prefill": prefill_comparison(&weights),
+        "decode_step_ms_by_kernel_ours_vs_burn": ours_vs_burn(&weights),
         "kernels": {
             "matvec_shape": format!("{shape:?}"),
             "matvec_q4_1_1536x576_gb_per_s": round(matvec),

@@ -212,17 +212,24 @@ pub(crate) async fn drive(
     cancelled: impl Fn() -> bool,
     emit: &mut dyn FnMut(&str),
 ) -> Result<(StopReason, Timing), JsValue> {
+    // Greedy or small-top-k sampling without a repetition penalty picks on the GPU (burn's
+    // argmax / top-k) and reads back an index or k pairs instead of every logit.
+    let want = generator.wants();
     let started = js_sys::Date::now();
-    let mut logits = gpu
-        .forward_async(generator.prompt(), 0)
+    let prompt = generator.prompt().to_vec();
+    let mut output = gpu
+        .forward_for_async(want, &prompt, 0)
         .await
         .map_err(error)?;
     let prefilled = js_sys::Date::now();
     let token_bytes = |id: u32| tokenizer.token_bytes(id);
     let stop = loop {
-        match generator.step(&mut logits, &token_bytes, cancelled(), emit) {
+        match generator.step(&mut output, &token_bytes, cancelled(), emit) {
             Next::Forward { token, position } => {
-                logits = gpu.forward_async(&[token], position).await.map_err(error)?;
+                output = gpu
+                    .forward_for_async(want, &[token], position)
+                    .await
+                    .map_err(error)?;
             }
             Next::Done(reason) => break reason,
         }

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::model::ModelError;
-use crate::sampling::{Sampler, SamplingParams};
+use crate::sampling::{Sampler, SamplingParams, Want};
 
 /// Anything that turns tokens at positions into next-token logits (the CPU engine, the GPU
 /// engine); generation is written once against this.
@@ -14,6 +14,32 @@ pub trait Forward {
     fn forward(&mut self, tokens: &[u32], start: usize) -> Result<Vec<f32>, ModelError>;
     /// Positions the KV cache holds.
     fn capacity(&self) -> usize;
+    /// As `forward`, but returns only the most likely next token (the first on ties), so an
+    /// engine that can pick it where the logits are need not hand them all over.
+    fn forward_greedy(&mut self, tokens: &[u32], start: usize) -> Result<u32, ModelError> {
+        Ok(crate::sampling::argmax(&self.forward(tokens, start)?))
+    }
+    /// Runs `tokens` and returns what `want` asks for.
+    fn forward_for(
+        &mut self,
+        want: Want,
+        tokens: &[u32],
+        start: usize,
+    ) -> Result<Output, ModelError> {
+        Ok(match want {
+            Want::Logits => Output::Logits(self.forward(tokens, start)?),
+            Want::Argmax => Output::Argmax(self.forward_greedy(tokens, start)?),
+        })
+    }
+}
+
+/// What one forward pass hands the generator, as `Generator::wants` asked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Every logit.
+    Logits(Vec<f32>),
+    /// The most likely token.
+    Argmax(u32),
 }
 
 impl Forward for crate::model::CpuModel {
@@ -211,23 +237,49 @@ impl<'a> Generator<'a> {
         &self.request.prompt
     }
 
-    /// Picks the next token from `logits` (the last forward's), streams any text it completes
-    /// to `on_text`, and says whether to run it or stop.
+    /// What each forward pass must hand `step`: every logit, or (greedy without a repetition
+    /// penalty) only the argmax, which an engine can pick where the logits are.
+    pub fn wants(&self) -> Want {
+        self.sampler.wants()
+    }
+
+    /// Picks the next token from the last forward's `output` (what `wants` asked for), streams
+    /// any text it completes to `on_text`, and says whether to run it or stop.
     pub fn step(
         &mut self,
-        logits: &mut [f32],
+        output: &mut Output,
         token_bytes: &dyn Fn(u32) -> Vec<u8>,
         cancelled: bool,
         on_text: &mut dyn FnMut(&str),
     ) -> Next {
-        let request = self.request;
+        if let Some(done) = self.stop_before(cancelled) {
+            return done;
+        }
+        let token = match output {
+            Output::Logits(logits) => self.sampler.sample(logits, &self.seen),
+            Output::Argmax(token) => *token,
+        };
+        self.accept(token, token_bytes, on_text)
+    }
+
+    fn stop_before(&self, cancelled: bool) -> Option<Next> {
         if cancelled {
-            return Next::Done(StopReason::Cancelled);
+            return Some(Next::Done(StopReason::Cancelled));
         }
-        if self.tokens.len() >= request.max_tokens {
-            return Next::Done(StopReason::MaxTokens);
+        if self.tokens.len() >= self.request.max_tokens {
+            return Some(Next::Done(StopReason::MaxTokens));
         }
-        let token = self.sampler.sample(logits, &self.seen);
+        None
+    }
+
+    /// Takes `token` as the next one: stop checks, streaming, and what to run next.
+    fn accept(
+        &mut self,
+        token: u32,
+        token_bytes: &dyn Fn(u32) -> Vec<u8>,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Next {
+        let request = self.request;
         if request.stop_tokens.contains(&token) {
             return Next::Done(StopReason::StopToken);
         }
@@ -282,14 +334,17 @@ pub fn generate(
     on_text: &mut dyn FnMut(&str),
 ) -> Result<Generation, ModelError> {
     let mut generator = Generator::new(request, model.capacity())?;
+    let want = generator.wants();
     let started = now();
-    let mut logits = model.forward(&request.prompt, 0)?;
+    let mut output = model.forward_for(want, &request.prompt, 0)?;
     let prefill_seconds = now() - started;
     let decode_started = now();
     let stop = loop {
         let cancelled = cancel.load(Ordering::Relaxed);
-        match generator.step(&mut logits, token_bytes, cancelled, on_text) {
-            Next::Forward { token, position } => logits = model.forward(&[token], position)?,
+        match generator.step(&mut output, token_bytes, cancelled, on_text) {
+            Next::Forward { token, position } => {
+                output = model.forward_for(want, &[token], position)?;
+            }
             Next::Done(reason) => break reason,
         }
     };

@@ -85,6 +85,15 @@ impl Rng {
     }
 }
 
+/// What a sampler needs from each forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// Every logit (temperature sampling, or a repetition penalty).
+    Logits,
+    /// Only the most likely token (greedy, no repetition penalty).
+    Argmax,
+}
+
 /// The sampler: settings plus RNG state.
 #[derive(Debug, Clone)]
 pub struct Sampler {
@@ -108,6 +117,17 @@ impl Sampler {
     pub fn new(params: SamplingParams) -> Self {
         let rng = Rng::new(params.seed);
         Self { params, rng }
+    }
+
+    /// What this sampler needs from each forward pass: an engine that can pick the argmax
+    /// where the logits are then reads back one index instead of the vocabulary's logits.
+    pub fn wants(&self) -> Want {
+        let p = &self.params;
+        if p.temperature == 0.0 && p.repetition_penalty == 1.0 {
+            Want::Argmax
+        } else {
+            Want::Logits
+        }
     }
 
     /// Picks a token from `logits` given the tokens seen so far (prompt and output).
@@ -182,6 +202,22 @@ mod tests {
             temperature,
             ..SamplingParams::default()
         }
+    }
+
+    #[test]
+    fn what_a_sampler_wants_from_the_engine() {
+        let with = |temperature, top_k, repetition_penalty| {
+            Sampler::new(SamplingParams {
+                top_k,
+                repetition_penalty,
+                ..params(temperature)
+            })
+            .wants()
+        };
+        assert_eq!(with(0.0, 0, 1.0), Want::Argmax);
+        assert_eq!(with(0.0, 0, 1.1), Want::Logits);
+        assert_eq!(with(0.8, 40, 1.0), Want::Logits);
+        assert_eq!(with(0.8, 0, 1.1), Want::Logits);
     }
 
     #[test]

@@ -1,7 +1,19 @@
 //! The GPU device: adapter, device and queue, with the largest storage-buffer binding the
-//! adapter allows (weights bigger than that are sharded).
+//! adapter allows (weights bigger than that are sharded), registered with burn so that burn's
+//! tensors and our kernels share one device and one queue.
 
 use super::GpuError;
+use super::burn::BurnDevice;
+
+/// Features burn's wgpu runtime (cubecl) uses whenever the *adapter* lists them — it reads the
+/// adapter's list, not the device's — so the device must be opened with each one the adapter
+/// has. `SHADER_F16` is also what the f16 KV cache needs.
+const ASSUMED_BY_BURN: wgpu::Features = wgpu::Features::SHADER_F16
+    .union(wgpu::Features::SHADER_INT64)
+    .union(wgpu::Features::SHADER_F64)
+    .union(wgpu::Features::SHADER_FLOAT32_ATOMIC)
+    .union(wgpu::Features::SUBGROUP)
+    .union(wgpu::Features::TIMESTAMP_QUERY);
 
 /// A ready device.
 pub struct GpuContext {
@@ -17,6 +29,8 @@ pub struct GpuContext {
     pub is_cpu: bool,
     /// Whether the device was opened with `shader-f16` (f16 storage and arithmetic in WGSL).
     pub has_f16: bool,
+    /// The same device as burn sees it.
+    pub burn: BurnDevice,
 }
 
 impl GpuContext {
@@ -44,11 +58,7 @@ impl GpuContext {
             ..wgpu::Limits::downlevel_defaults()
         };
         let has_f16 = adapter.features().contains(wgpu::Features::SHADER_F16);
-        let required_features = if has_f16 {
-            wgpu::Features::SHADER_F16
-        } else {
-            wgpu::Features::empty()
-        };
+        let required_features = adapter.features() & ASSUMED_BY_BURN;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("airlock-inference"),
@@ -58,9 +68,17 @@ impl GpuContext {
             })
             .await
             .map_err(|e| GpuError(format!("cannot open the GPU device: {e}")))?;
+        let burn = BurnDevice::register(burn_wgpu::WgpuSetup {
+            instance,
+            adapter,
+            device: device.clone(),
+            queue: queue.clone(),
+            backend: info.backend,
+        })?;
         Ok(Self {
             device,
             queue,
+            burn,
             adapter: format!("{} ({:?})", info.name, info.backend),
             is_cpu: info.device_type == wgpu::DeviceType::Cpu,
             has_f16,

@@ -3,6 +3,9 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod bench;
+pub mod burn;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod burn_ops;
 pub mod context;
 pub mod kernels;
 pub mod model;

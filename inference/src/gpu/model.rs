@@ -1,21 +1,24 @@
 //! The GPU forward pass: every decode step runs on the device through the kernels of
 //! `shaders/`; all bind groups are built at load time, so a step only writes the position,
-//! records the dispatches, submits, and reads back the logits.
+//! records the dispatches and submits. The logits are a burn tensor the output projection
+//! writes in place; burn then reads them back, or only their argmax for a greedy step.
 
 use std::collections::{BTreeSet, HashMap};
 
 use wgpu::util::DeviceExt;
 
 use super::GpuError;
+use super::burn::SharedVector;
 use super::context::GpuContext;
 use super::kernels::{Kernels, KvPrecision, MatvecShape, PREFILL_LANES};
-use super::readback::read_f32;
 use super::upload::{GpuMatrix, allocate, encode_rows, layout_of, stackable, write_rows};
 use crate::config::ModelConfig;
+use crate::generate::Output;
 use crate::gguf::{GgmlType, dequantize};
 use crate::model::matrix::{Matrix, Storage};
 use crate::model::weights::{RopeStyle, Weights};
 use crate::model::{ModelError, rope};
+use crate::sampling::Want;
 
 /// Load-time choices.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +34,9 @@ pub struct GpuOptions {
 
 /// One recorded dispatch of a forward pass.
 struct Op {
+    /// The kernel's name ("matvec", "norm", "rope", "attention", "swiglu"), for profiles.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    kind: &'static str,
     pipeline: wgpu::ComputePipeline,
     bind: wgpu::BindGroup,
     groups: (u32, u32),
@@ -71,8 +77,8 @@ struct Activations {
     batch: Lanes,
     /// The prefill batch's token ids.
     tokens: wgpu::Buffer,
-    logits: wgpu::Buffer,
-    staging: wgpu::Buffer,
+    /// Written by the output projection, read through burn.
+    logits: SharedVector,
     step: wgpu::Buffer,
     embed_params: wgpu::Buffer,
 }
@@ -159,18 +165,35 @@ fn uniform(device: &wgpu::Device, values: &[u32]) -> wgpu::Buffer {
     })
 }
 
+/// What a kernel binds: a whole buffer of ours, or burn's part of one of its buffers.
+trait Bind {
+    fn resource(&self) -> wgpu::BindingResource<'_>;
+}
+
+impl Bind for wgpu::Buffer {
+    fn resource(&self) -> wgpu::BindingResource<'_> {
+        self.as_entire_binding()
+    }
+}
+
+impl Bind for SharedVector {
+    fn resource(&self) -> wgpu::BindingResource<'_> {
+        self.binding()
+    }
+}
+
 /// A bind group of whole buffers for `layout`.
 fn bind_group(
     device: &wgpu::Device,
     layout: &wgpu::BindGroupLayout,
     label: &str,
-    entries: &[(u32, &wgpu::Buffer)],
+    entries: &[(u32, &dyn Bind)],
 ) -> wgpu::BindGroup {
     let entries: Vec<wgpu::BindGroupEntry> = entries
         .iter()
         .map(|(binding, buffer)| wgpu::BindGroupEntry {
             binding: *binding,
-            resource: buffer.as_entire_binding(),
+            resource: buffer.resource(),
         })
         .collect();
     device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -198,12 +221,13 @@ impl Builder<'_> {
         &mut self,
         label: &'static str,
         pipeline: &wgpu::ComputePipeline,
-        entries: &[(u32, &wgpu::Buffer)],
+        entries: &[(u32, &dyn Bind)],
         groups: (u32, u32),
     ) {
         let layout = pipeline.get_bind_group_layout(0);
         let bind = bind_group(self.device, &layout, label, entries);
         self.ops.push(Op {
+            kind: label,
             pipeline: pipeline.clone(),
             bind,
             groups,
@@ -216,7 +240,7 @@ impl Builder<'_> {
         &mut self,
         matrix: &GpuMatrix,
         x: &wgpu::Buffer,
-        y: &wgpu::Buffer,
+        y: &dyn Bind,
         offset: usize,
         accumulate: bool,
         y_stride: usize,
@@ -563,13 +587,7 @@ impl GpuModel {
             one: Lanes::new(device, c, capacity, 1),
             batch: Lanes::new(device, c, capacity, PREFILL_LANES),
             tokens: storage(device, "prefill tokens", PREFILL_LANES),
-            logits: storage(device, "logits", c.vocab),
-            staging: device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("logits staging"),
-                size: (c.vocab * 4) as u64,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            }),
+            logits: SharedVector::zeros(&ctx.burn, c.vocab)?,
             step: uniform(device, &[0, 1]),
             embed_params: uniform(device, &[0, 0, 0]),
         };
@@ -743,7 +761,8 @@ impl GpuModel {
             .shards
             .iter()
             .map(|shard| {
-                let entries = [(0, &shard.buffer), (2, &act.one.x), (3, &act.embed_params)];
+                let entries: [(u32, &dyn Bind); 3] =
+                    [(0, &shard.buffer), (2, &act.one.x), (3, &act.embed_params)];
                 bind_group(device, &layout, "embed", &entries)
             })
             .collect();
@@ -762,7 +781,7 @@ impl GpuModel {
                         shard.rows as u32,
                     ],
                 );
-                let entries = [
+                let entries: [(u32, &dyn Bind); 4] = [
                     (0, &shard.buffer),
                     (2, &act.batch.x),
                     (3, &params),
@@ -879,9 +898,69 @@ impl GpuModel {
         self.shape
     }
 
+    /// The device as burn sees it (the logits are a burn tensor on it).
+    pub fn burn_device(&self) -> &super::burn::BurnDevice {
+        &self.ctx.burn
+    }
+
     /// Dispatches per decode step (the per-token overhead on adapters that sync per dispatch).
     pub fn dispatches_per_step(&self) -> usize {
         self.ops.len() + self.final_ops.len() + 1
+    }
+
+    /// Seconds one decode step at `position` spends in each kind of kernel (best of three runs
+    /// of `repeat` steps' worth of that kind alone), for comparing them with other kernels.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn kernel_seconds(
+        &self,
+        position: usize,
+        repeat: u32,
+    ) -> Result<Vec<(&'static str, f64)>, GpuError> {
+        if position >= self.capacity {
+            return Err(GpuError(format!("position {position} is past the cache")));
+        }
+        let queue = &self.ctx.queue;
+        queue.write_buffer(&self.act.step, 0, &words(&[position as u32, 1]));
+        let mut kinds: Vec<&'static str> = Vec::new();
+        for op in self.ops.iter().chain(&self.final_ops) {
+            if !kinds.contains(&op.kind) {
+                kinds.push(op.kind);
+            }
+        }
+        let mut times = Vec::new();
+        for kind in kinds {
+            let ops: Vec<&Op> = self
+                .ops
+                .iter()
+                .chain(&self.final_ops)
+                .filter(|op| op.kind == kind)
+                .collect();
+            let mut best = f64::MAX;
+            for run in 0..4 {
+                let started = std::time::Instant::now();
+                let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+                {
+                    let mut pass = encoder.begin_compute_pass(&Default::default());
+                    for _ in 0..repeat {
+                        for op in &ops {
+                            pass.set_pipeline(&op.pipeline);
+                            pass.set_bind_group(0, &op.bind, &[]);
+                            pass.dispatch_workgroups(op.groups.0, op.groups.1, 1);
+                        }
+                    }
+                }
+                queue.submit([encoder.finish()]);
+                self.ctx
+                    .device
+                    .poll(wgpu::PollType::wait_indefinitely())
+                    .map_err(|e| GpuError(format!("GPU wait failed: {e}")))?;
+                if run > 0 {
+                    best = best.min(started.elapsed().as_secs_f64());
+                }
+            }
+            times.push((kind, best / f64::from(repeat.max(1))));
+        }
+        Ok(times)
     }
 
     fn run(pass: &mut wgpu::ComputePass, ops: &[Op]) {
@@ -890,12 +969,6 @@ impl GpuModel {
             pass.set_bind_group(0, &op.bind, &[]);
             pass.dispatch_workgroups(op.groups.0, op.groups.1, 1);
         }
-    }
-
-    /// Copies the logits to the staging buffer (read by `read_f32`).
-    fn copy_logits(&self, encoder: &mut wgpu::CommandEncoder) {
-        let bytes = (self.config.vocab * 4) as u64;
-        encoder.copy_buffer_to_buffer(&self.act.logits, 0, &self.act.staging, 0, bytes);
     }
 
     /// Records up to `PREFILL_LANES` prompt tokens at positions `pos..` as one batch; with
@@ -923,16 +996,13 @@ impl GpuModel {
             let row = (self.config.hidden * 4) as u64;
             let last = (tokens.len() - 1) as u64;
             encoder.copy_buffer_to_buffer(&self.act.batch.x, last * row, &self.act.one.x, 0, row);
-            {
-                let mut pass = encoder.begin_compute_pass(&Default::default());
-                Self::run(&mut pass, &self.final_ops);
-            }
-            self.copy_logits(&mut encoder);
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            Self::run(&mut pass, &self.final_ops);
         }
         queue.submit([encoder.finish()]);
     }
 
-    /// Records one token's forward pass at `pos`; copies logits out when `read` is set.
+    /// Records one token's forward pass at `pos`; with `read`, through to the logits.
     fn record(&self, token: u32, pos: usize, read: bool) {
         let queue = &self.ctx.queue;
         let embedding = &self.matrices[self.embedding];
@@ -961,9 +1031,6 @@ impl GpuModel {
                 Self::run(&mut pass, &self.final_ops);
             }
         }
-        if read {
-            self.copy_logits(&mut encoder);
-        }
         queue.submit([encoder.finish()]);
     }
 
@@ -973,6 +1040,44 @@ impl GpuModel {
         tokens: &[u32],
         start: usize,
     ) -> Result<Vec<f32>, ModelError> {
+        self.submit(tokens, start)?;
+        self.act
+            .logits
+            .read()
+            .await
+            .map_err(|e| ModelError::Invalid(e.to_string()))
+    }
+
+    /// Runs `tokens` at positions `start..` and returns the most likely next token (the first
+    /// on ties), read back as one index.
+    pub async fn forward_greedy_async(
+        &mut self,
+        tokens: &[u32],
+        start: usize,
+    ) -> Result<u32, ModelError> {
+        self.submit(tokens, start)?;
+        self.act
+            .logits
+            .argmax()
+            .await
+            .map_err(|e| ModelError::Invalid(e.to_string()))
+    }
+
+    /// Runs `tokens` and returns what `want` asks for (the browser's async `forward_for`).
+    pub async fn forward_for_async(
+        &mut self,
+        want: Want,
+        tokens: &[u32],
+        start: usize,
+    ) -> Result<Output, ModelError> {
+        Ok(match want {
+            Want::Logits => Output::Logits(self.forward_async(tokens, start).await?),
+            Want::Argmax => Output::Argmax(self.forward_greedy_async(tokens, start).await?),
+        })
+    }
+
+    /// Checks and submits `tokens` at positions `start..`, through to the logits.
+    fn submit(&mut self, tokens: &[u32], start: usize) -> Result<(), ModelError> {
         let needed = start + tokens.len();
         if needed > self.capacity {
             return Err(ModelError::ContextFull {
@@ -994,9 +1099,7 @@ impl GpuModel {
                 self.record_lanes(batch, start + i * PREFILL_LANES, i + 1 == batches);
             }
         }
-        read_f32(&self.ctx.device, &self.act.staging, self.config.vocab)
-            .await
-            .map_err(|e| ModelError::Invalid(e.to_string()))
+        Ok(())
     }
 }
 
@@ -1004,6 +1107,10 @@ impl GpuModel {
 impl crate::generate::Forward for GpuModel {
     fn forward(&mut self, tokens: &[u32], start: usize) -> Result<Vec<f32>, ModelError> {
         pollster::block_on(self.forward_async(tokens, start))
+    }
+
+    fn forward_greedy(&mut self, tokens: &[u32], start: usize) -> Result<u32, ModelError> {
+        pollster::block_on(self.forward_greedy_async(tokens, start))
     }
 
     fn capacity(&self) -> usize {

@@ -1,0 +1,218 @@
+//! burn on the engine's device: our WGSL kernels write burn tensors in place, burn's argmax
+//! and reads see those writes on the shared queue, and a greedy step picked on the device is
+//! the argmax of the logits the engine reads back.
+
+mod common;
+
+use airlock_inference::generate::Forward;
+use airlock_inference::gpu::burn::SharedVector;
+use airlock_inference::gpu::{GpuContext, GpuModel, GpuOptions};
+use airlock_inference::sampling::argmax;
+use common::{gguf_weights, ids, reference};
+
+/// Writes `v[i] = 1` where `i % period == first`, else `-(i % 97)`, through a binding of
+/// the burn tensor's memory.
+const FILL: &str = r#"
+@group(0) @binding(0) var<storage, read_write> v: array<f32>;
+@group(0) @binding(1) var<uniform> p: vec4<u32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+    let i = id.x + id.y * 65535u * 64u;
+    if (i >= arrayLength(&v)) { return; }
+    if (i % p.x == p.y) { v[i] = 1.0; } else { v[i] = -f32(i % 97u); }
+}
+"#;
+
+fn fill(ctx: &GpuContext, vector: &SharedVector, len: usize, period: u32, first: u32) {
+    use wgpu::util::DeviceExt;
+    let device = &ctx.device;
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("fill"),
+        source: wgpu::ShaderSource::Wgsl(FILL.into()),
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some("fill"),
+        layout: None,
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    let params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("fill params"),
+        contents: &[period, first, 0, 0]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect::<Vec<u8>>(),
+        usage: wgpu::BufferUsages::UNIFORM,
+    });
+    let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("fill"),
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &[
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: vector.binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: params.as_entire_binding(),
+            },
+        ],
+    });
+    let mut encoder = device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind, &[]);
+        pass.dispatch_workgroups((len as u32).div_ceil(64), 1, 1);
+    }
+    ctx.queue.submit([encoder.finish()]);
+}
+
+#[test]
+fn our_kernels_write_burn_tensors_in_place_and_burn_sees_it_in_queue_order() {
+    let ctx = pollster::block_on(GpuContext::new()).unwrap();
+    // A Qwen-sized vocabulary, so burn's reduction spans many workgroups; a second vector
+    // allocated after the first must not alias it.
+    let len = 151_936;
+    let first = SharedVector::zeros(&ctx.burn, len).unwrap();
+    let second = SharedVector::zeros(&ctx.burn, 1000).unwrap();
+    assert_eq!(
+        pollster::block_on(first.argmax()).unwrap(),
+        0,
+        "zeros: first index"
+    );
+    for (period, start) in [
+        (50_000u32, 12_345u32),
+        (1000, 7),
+        (len as u32, len as u32 - 1),
+    ] {
+        fill(&ctx, &first, len, period, start);
+        let values = pollster::block_on(first.read()).unwrap();
+        let expected: Vec<f32> = (0..len as u32)
+            .map(|i| {
+                if i % period == start {
+                    1.0
+                } else {
+                    -((i % 97) as f32)
+                }
+            })
+            .collect();
+        assert!(
+            values == expected,
+            "the read sees every value the kernel wrote"
+        );
+        // Equal maxima recur every `period`: burn picks the first, as the CPU sampler does.
+        assert_eq!(pollster::block_on(first.argmax()).unwrap(), start);
+    }
+    let untouched = pollster::block_on(second.read()).unwrap();
+    assert!(
+        untouched.iter().all(|v| *v == 0.0),
+        "the writes stayed in their tensor"
+    );
+}
+
+#[test]
+fn a_greedy_step_on_the_device_is_the_argmax_of_the_read_logits() {
+    let reference = reference("qwen2");
+    let prompt = ids(&reference["prompt_ids"]);
+    let weights = gguf_weights("qwen2", "q8_0");
+    let mut gpu = pollster::block_on(GpuModel::new(&weights, 64, GpuOptions::default())).unwrap();
+    for end in 1..=prompt.len() {
+        let logits = gpu.forward(&prompt[..end], 0).unwrap();
+        let token = gpu.forward_greedy(&prompt[..end], 0).unwrap();
+        assert_eq!(token, argmax(&logits), "prompt of {end} tokens");
+    }
+}
+
+/// Deterministic values in [-1, 1).
+fn values(n: usize, seed: u32) -> Vec<f32> {
+    (0..n as u32)
+        .map(|i| {
+            ((i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) % 2000) as f32 / 1000.0 - 1.0
+        })
+        .collect()
+}
+
+fn close(a: &[f32], b: &[f32], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    let worst = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    assert!(worst < 1e-5, "{what}: off by {worst}");
+}
+
+#[test]
+fn burns_compositions_of_the_hot_path_compute_what_the_engine_computes() {
+    use airlock_inference::gpu::burn_ops::{attention, read, rms_norm, rope, swiglu, tensor};
+    let ctx = pollster::block_on(GpuContext::new()).unwrap();
+    let device = &ctx.burn;
+
+    let (rows, n) = (3, 40);
+    let (x, w) = (values(rows * n, 1), values(n, 2));
+    let mut expected = Vec::new();
+    for row in x.chunks(n) {
+        let scale = 1.0 / (row.iter().map(|v| v * v).sum::<f32>() / n as f32 + 1e-5).sqrt();
+        expected.extend(row.iter().zip(&w).map(|(v, w)| v * scale * w));
+    }
+    let got = rms_norm(
+        tensor(device, x, &[rows, n]),
+        tensor(device, w, &[1, n]),
+        1e-5,
+    );
+    close(&read(got).unwrap(), &expected, "rms_norm");
+
+    let (heads, d) = (4, 16);
+    let (x, cos, sin) = (values(heads * d, 3), values(d / 2, 4), values(d / 2, 5));
+    let mut expected = vec![0f32; heads * d];
+    for h in 0..heads {
+        for i in 0..d / 2 {
+            let (a, b) = (x[h * d + i], x[h * d + i + d / 2]);
+            expected[h * d + i] = a * cos[i] - b * sin[i];
+            expected[h * d + i + d / 2] = b * cos[i] + a * sin[i];
+        }
+    }
+    let got = rope(
+        tensor(device, x, &[heads, d]),
+        tensor(device, cos, &[1, d / 2]),
+        tensor(device, sin, &[1, d / 2]),
+    );
+    close(&read(got).unwrap(), &expected, "rope");
+
+    let (kv_heads, group, len) = (2, 3, 5);
+    let q = values(kv_heads * group * d, 6);
+    let (keys, vals) = (values(kv_heads * len * d, 7), values(kv_heads * len * d, 8));
+    let mut expected = Vec::new();
+    for h in 0..kv_heads {
+        for g in 0..group {
+            let q = &q[(h * group + g) * d..][..d];
+            let scores: Vec<f32> = (0..len)
+                .map(|t| {
+                    let k = &keys[(h * len + t) * d..][..d];
+                    q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() / (d as f32).sqrt()
+                })
+                .collect();
+            let max = scores.iter().cloned().fold(f32::MIN, f32::max);
+            let weights: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
+            let total: f32 = weights.iter().sum();
+            for i in 0..d {
+                let v = (0..len).map(|t| weights[t] * vals[(h * len + t) * d + i]);
+                expected.push(v.sum::<f32>() / total);
+            }
+        }
+    }
+    let got = attention(
+        tensor(device, q, &[kv_heads, group, d]),
+        tensor(device, keys, &[kv_heads, len, d]),
+        tensor(device, vals, &[kv_heads, len, d]),
+    );
+    close(&read(got).unwrap(), &expected, "attention");
+
+    let (gate, up) = (values(30, 9), values(30, 10));
+    let expected: Vec<f32> = gate
+        .iter()
+        .zip(&up)
+        .map(|(g, u)| g / (1.0 + (-g).exp()) * u)
+        .collect();
+    let got = swiglu(tensor(device, gate, &[1, 30]), tensor(device, up, &[1, 30]));
+    close(&read(got).unwrap(), &expected, "swiglu");
+}
