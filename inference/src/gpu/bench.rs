@@ -6,7 +6,6 @@ use std::time::Instant;
 use super::GpuError;
 use super::context::GpuContext;
 use super::kernels::{Kernels, KvPrecision, MatvecShape};
-use super::readback::read_f32;
 use super::upload::upload;
 use crate::model::matrix::Matrix;
 
@@ -124,12 +123,6 @@ pub fn matvec_bandwidth(
     };
     let (x, y) = (buffer("x", matrix.cols), buffer("y", matrix.rows));
     ctx.queue.write_buffer(&x, 0, &vec![0u8; matrix.cols * 4]);
-    let staging = device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("y staging"),
-        size: 4,
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
     let pipeline = kernels.matvec(gpu.format);
     let mut binds = Vec::new();
     for shard in &gpu.shards {
@@ -194,9 +187,8 @@ pub fn matvec_bandwidth(
                 }
             }
         }
-        encoder.copy_buffer_to_buffer(&y, 0, &staging, 0, 4);
         ctx.queue.submit([encoder.finish()]);
-        pollster::block_on(read_f32(device, &staging, 1))?;
+        wait(ctx)?;
         if run > 0 {
             best = best.min(started.elapsed().as_secs_f64());
         }

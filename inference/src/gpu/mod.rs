@@ -9,7 +9,6 @@ pub mod burn_ops;
 pub mod context;
 pub mod kernels;
 pub mod model;
-pub mod readback;
 pub mod upload;
 
 pub use context::GpuContext;
