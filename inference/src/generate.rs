@@ -252,34 +252,17 @@ impl<'a> Generator<'a> {
         cancelled: bool,
         on_text: &mut dyn FnMut(&str),
     ) -> Next {
-        if let Some(done) = self.stop_before(cancelled) {
-            return done;
+        let request = self.request;
+        if cancelled {
+            return Next::Done(StopReason::Cancelled);
+        }
+        if self.tokens.len() >= request.max_tokens {
+            return Next::Done(StopReason::MaxTokens);
         }
         let token = match output {
             Output::Logits(logits) => self.sampler.sample(logits, &self.seen),
             Output::Argmax(token) => *token,
         };
-        self.accept(token, token_bytes, on_text)
-    }
-
-    fn stop_before(&self, cancelled: bool) -> Option<Next> {
-        if cancelled {
-            return Some(Next::Done(StopReason::Cancelled));
-        }
-        if self.tokens.len() >= self.request.max_tokens {
-            return Some(Next::Done(StopReason::MaxTokens));
-        }
-        None
-    }
-
-    /// Takes `token` as the next one: stop checks, streaming, and what to run next.
-    fn accept(
-        &mut self,
-        token: u32,
-        token_bytes: &dyn Fn(u32) -> Vec<u8>,
-        on_text: &mut dyn FnMut(&str),
-    ) -> Next {
-        let request = self.request;
         if request.stop_tokens.contains(&token) {
             return Next::Done(StopReason::StopToken);
         }
