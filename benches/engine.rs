@@ -1,9 +1,11 @@
 //! Bench: the inference engine on SmolLM2-135M Q4_1 — prefill and decode tok/s on the CPU
 //! reference engine and the GPU engine, per-token overhead (a decode step of a 1-layer model),
 //! the quantized matrix-vector kernel's GB/s next to a plain copy's on the same adapter, and
-//! each kind of kernel of a decode step against the same work done with burn's generic ops.
-//! Prints one JSON object. `cargo xtask bench` fetches the model and runs it; directly:
-//! `cargo run --release -p airlock-benches --bin bench-engine -- --model FILE.gguf`.
+//! each kind of kernel of a decode step against the same work done with burn's generic ops, and
+//! the device memory burn holds for the loaded model. Prints one JSON object. `cargo xtask
+//! bench` fetches the model and runs it; directly:
+//! `cargo run --release -p airlock-benches --bin bench-engine -- --model FILE.gguf`
+//! (add `--memory-only` for the memory report alone, e.g. on a model too slow to time here).
 
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -13,6 +15,7 @@ use airlock_inference::generate::{Forward, Request, generate};
 use airlock_inference::gguf::GgufFile;
 use airlock_inference::gpu::kernels::MatvecShape;
 use airlock_inference::gpu::kernels::{KvPrecision, PREFILL_LANES};
+use airlock_inference::gpu::upload::layout_of;
 use airlock_inference::gpu::{GpuContext, GpuModel, GpuOptions, bench, burn_ops};
 use airlock_inference::model::{CpuModel, Weights, load_gguf};
 use airlock_inference::sampling::SamplingParams;
@@ -174,6 +177,48 @@ fn ours_vs_burn(weights: &Weights) -> Value {
     Value::Object(report)
 }
 
+/// MiB, to two decimals.
+fn mib(bytes: u64) -> f64 {
+    round(bytes as f64 / f64::from(1 << 20))
+}
+
+/// Device memory burn holds for the model (weights, KV cache, activations, logits: every
+/// tensor is burn's), next to what the weights and cache take by the engine's own count.
+fn gpu_memory(weights: &Weights) -> Value {
+    let ctx = pollster::block_on(GpuContext::new()).expect("GPU adapter");
+    let burn = ctx.burn.clone();
+    let before = burn.memory();
+    let model =
+        GpuModel::with_context(ctx, weights, CONTEXT, GpuOptions::default()).expect("GPU engine");
+    let after = burn.memory();
+    let c = model.config();
+    let mut matrices = vec![&weights.embedding];
+    matrices.extend(&weights.output);
+    for l in &weights.layers {
+        matrices.extend([&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down]);
+    }
+    let matrix_bytes: u64 = matrices
+        .iter()
+        .map(|m| (layout_of(m).1 * m.rows) as u64)
+        .sum();
+    let cache_bytes =
+        (2 * c.layers * CONTEXT * c.kv_heads * c.head_dim * model.kv_precision().bytes()) as u64;
+    let (in_use, reserved) = (
+        after.bytes_in_use - before.bytes_in_use,
+        after.bytes_reserved - before.bytes_reserved,
+    );
+    json!({
+        "context": CONTEXT,
+        "kv_cache": format!("{:?}", model.kv_precision()),
+        "weight_matrices_mib": mib(matrix_bytes),
+        "kv_cache_mib": mib(cache_bytes),
+        "burn_tensors": after.allocations - before.allocations,
+        "burn_in_use_mib": mib(in_use),
+        "burn_reserved_mib": mib(reserved),
+        "reserved_over_in_use": round(reserved as f64 / in_use as f64),
+    })
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let path = args
@@ -185,6 +230,11 @@ fn main() {
     let bytes = FileImage::map(std::path::Path::new(&path)).expect("model file");
     let file = GgufFile::parse(bytes.bytes()).expect("GGUF");
     let weights = load_gguf(&bytes, &file).expect("weights");
+    if args.iter().any(|a| a == "--memory-only") {
+        let report = json!({ "bench": "engine", "gpu_memory": gpu_memory(&weights) });
+        println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+        return;
+    }
     let ctx = pollster::block_on(GpuContext::new()).expect("GPU adapter");
     let adapter = ctx.adapter.clone();
     let gate = &weights.layers[0].gate;
@@ -220,6 +270,7 @@ fn main() {
         "decode_step_ms_one_layer_at_position_448": kv_cache_steps(&ctx, &weights),
         "gpu_prefill": prefill_comparison(&weights),
         "decode_step_ms_by_kernel_ours_vs_burn": ours_vs_burn(&weights),
+        "gpu_memory": gpu_memory(&weights),
         "kernels": {
             "matvec_shape": format!("{shape:?}"),
             "matvec_q4_1_1536x576_gb_per_s": round(matvec),

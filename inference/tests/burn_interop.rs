@@ -5,7 +5,7 @@
 mod common;
 
 use airlock_inference::generate::Forward;
-use airlock_inference::gpu::burn::SharedVector;
+use airlock_inference::gpu::burn::SharedTensor;
 use airlock_inference::gpu::{GpuContext, GpuModel, GpuOptions};
 use airlock_inference::sampling::argmax;
 use common::{gguf_weights, ids, reference};
@@ -23,7 +23,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
 }
 "#;
 
-fn fill(ctx: &GpuContext, vector: &SharedVector, len: usize, period: u32, first: u32) {
+fn fill(ctx: &GpuContext, vector: &SharedTensor, len: usize, period: u32, first: u32) {
     use wgpu::util::DeviceExt;
     let device = &ctx.device;
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -76,8 +76,8 @@ fn our_kernels_write_burn_tensors_in_place_and_burn_sees_it_in_queue_order() {
     // A Qwen-sized vocabulary, so burn's reduction spans many workgroups; a second vector
     // allocated after the first must not alias it.
     let len = 151_936;
-    let first = SharedVector::zeros(&ctx.burn, len).unwrap();
-    let second = SharedVector::zeros(&ctx.burn, 1000).unwrap();
+    let first = SharedTensor::floats(&ctx.burn, len).unwrap();
+    let second = SharedTensor::floats(&ctx.burn, 1000).unwrap();
     assert_eq!(
         pollster::block_on(first.argmax()).unwrap(),
         0,
@@ -124,6 +124,90 @@ fn a_greedy_step_on_the_device_is_the_argmax_of_the_read_logits() {
         let token = gpu.forward_greedy(&prompt[..end], 0).unwrap();
         assert_eq!(token, argmax(&logits), "prompt of {end} tokens");
     }
+}
+
+/// Bytes every weight matrix of `weights` takes in its GPU format.
+fn matrix_bytes(weights: &airlock_inference::model::weights::Weights) -> u64 {
+    use airlock_inference::gpu::upload::layout_of;
+    let mut matrices = vec![&weights.embedding];
+    matrices.extend(&weights.output);
+    for l in &weights.layers {
+        matrices.extend([&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down]);
+    }
+    matrices
+        .iter()
+        .map(|m| (layout_of(m).1 * m.rows) as u64)
+        .sum()
+}
+
+#[test]
+fn the_models_weights_and_kv_cache_are_burn_tensors() {
+    let reference = reference("qwen2");
+    let prompt = ids(&reference["prompt_ids"]);
+    let weights = gguf_weights("qwen2", "q8_0");
+    let ctx = pollster::block_on(GpuContext::new()).unwrap();
+    let burn = ctx.burn.clone();
+    let before = burn.memory();
+    let capacity = 64;
+    let mut gpu = GpuModel::with_context(ctx, &weights, capacity, GpuOptions::default()).unwrap();
+    let c = gpu.config().clone();
+    let position_bytes = (c.kv_heads * c.head_dim * gpu.kv_precision().bytes()) as u64;
+    let cache_bytes = 2 * c.layers as u64 * capacity as u64 * position_bytes;
+    let loaded = burn.memory();
+    let held = loaded.bytes_in_use - before.bytes_in_use;
+    assert!(
+        held >= matrix_bytes(&weights) + cache_bytes,
+        "burn holds {held} bytes, below the weights' {} and the cache's {cache_bytes}",
+        matrix_bytes(&weights)
+    );
+
+    // Norm weights and biases read through burn are the file's values.
+    for (i, layer) in weights.layers.iter().enumerate() {
+        let (tensor, range) = gpu
+            .float_weight(&format!("blk.{i}.attn_norm.weight"))
+            .unwrap();
+        let values = pollster::block_on(tensor.read()).unwrap();
+        assert_eq!(values[range], layer.attn_norm[..], "layer {i} attn_norm");
+        let [_, k_bias, _] = layer.qkv_bias.as_ref().unwrap();
+        let (tensor, range) = gpu.float_weight(&format!("blk.{i}.attn_k.bias")).unwrap();
+        let values = pollster::block_on(tensor.read()).unwrap();
+        assert_eq!(values[range], k_bias[..], "layer {i} k bias");
+    }
+
+    // The kernels write each layer's keys and values into its own burn tensor, at the
+    // positions run so far and nowhere else.
+    let run = prompt.len();
+    gpu.forward(&prompt, 0).unwrap();
+    let words_per_position = (position_bytes / 4) as usize;
+    let mut seen = Vec::new();
+    for layer in 0..c.layers {
+        let (keys, values) = gpu.kv_cache(layer).unwrap();
+        for (what, tensor) in [("keys", keys), ("values", values)] {
+            let words = pollster::block_on(tensor.read_words()).unwrap();
+            assert_eq!(words.len(), capacity * words_per_position);
+            for (position, slot) in words.chunks(words_per_position).enumerate() {
+                let written = slot.iter().any(|w| *w != 0);
+                assert_eq!(
+                    written,
+                    position < run,
+                    "layer {layer} {what} at position {position}"
+                );
+            }
+            assert!(
+                !seen.contains(&words),
+                "layer {layer} {what} repeats another"
+            );
+            seen.push(words);
+        }
+    }
+
+    drop(gpu);
+    let unloaded = burn.memory();
+    assert!(
+        unloaded.bytes_in_use <= before.bytes_in_use,
+        "an unloaded model leaves {} bytes in burn's memory",
+        unloaded.bytes_in_use - before.bytes_in_use
+    );
 }
 
 /// Deterministic values in [-1, 1).

@@ -102,7 +102,13 @@ pub fn matvec_bandwidth(
     runs: u32,
 ) -> Result<f64, GpuError> {
     let device = &ctx.device;
-    let gpu = upload(device, &ctx.queue, "bench matrix", matrix, ctx.max_binding)?;
+    let gpu = upload(
+        &ctx.burn,
+        &ctx.queue,
+        "bench matrix",
+        matrix,
+        ctx.max_binding,
+    )?;
     let kernels = Kernels::new(
         device,
         &[gpu.format],
@@ -150,7 +156,7 @@ pub fn matvec_bandwidth(
             entries: &[
                 wgpu::BindGroupEntry {
                     binding: 0,
-                    resource: shard.buffer.as_entire_binding(),
+                    resource: shard.buffer.binding(),
                 },
                 wgpu::BindGroupEntry {
                     binding: 1,

@@ -1,14 +1,15 @@
 //! The GPU forward pass: every decode step runs on the device through the kernels of
 //! `shaders/`; all bind groups are built at load time, so a step only writes the position,
-//! records the dispatches and submits. The logits are a burn tensor the output projection
-//! writes in place; burn then reads them back, or only their argmax for a greedy step.
+//! records the dispatches and submits. Every tensor — weights, KV cache, activations, logits —
+//! is memory burn allocated (`SharedTensor`) that the kernels bind in place; after a step burn
+//! reads the logits back, or only their argmax for a greedy step.
 
 use std::collections::{BTreeSet, HashMap};
 
 use wgpu::util::DeviceExt;
 
 use super::GpuError;
-use super::burn::SharedVector;
+use super::burn::{BurnDevice, SharedTensor};
 use super::context::GpuContext;
 use super::kernels::{Kernels, KvPrecision, MatvecShape, PREFILL_LANES};
 use super::upload::{GpuMatrix, allocate, encode_rows, layout_of, stackable, write_rows};
@@ -46,28 +47,34 @@ struct Op {
 /// prefill), shared by every layer.
 struct Lanes {
     lanes: usize,
-    x: wgpu::Buffer,
-    normed: wgpu::Buffer,
-    qkv: wgpu::Buffer,
-    attn: wgpu::Buffer,
-    gate_up: wgpu::Buffer,
-    act: wgpu::Buffer,
-    scores: wgpu::Buffer,
+    x: SharedTensor,
+    normed: SharedTensor,
+    qkv: SharedTensor,
+    attn: SharedTensor,
+    gate_up: SharedTensor,
+    act: SharedTensor,
+    scores: SharedTensor,
 }
 
 impl Lanes {
-    fn new(device: &wgpu::Device, c: &ModelConfig, capacity: usize, lanes: usize) -> Self {
+    fn new(
+        device: &BurnDevice,
+        c: &ModelConfig,
+        capacity: usize,
+        lanes: usize,
+    ) -> Result<Self, GpuError> {
         let (q_dim, kv_dim) = (c.heads * c.head_dim, c.kv_heads * c.head_dim);
-        Self {
+        let floats = |len: usize| SharedTensor::floats(device, len);
+        Ok(Self {
             lanes,
-            x: storage(device, "x", lanes * c.hidden),
-            normed: storage(device, "normed", lanes * c.hidden),
-            qkv: storage(device, "qkv", lanes * (q_dim + 2 * kv_dim)),
-            attn: storage(device, "attn", lanes * q_dim),
-            gate_up: storage(device, "gate_up", lanes * 2 * c.intermediate),
-            act: storage(device, "act", lanes * c.intermediate),
-            scores: storage(device, "scores", lanes * c.heads * capacity),
-        }
+            x: floats(lanes * c.hidden)?,
+            normed: floats(lanes * c.hidden)?,
+            qkv: floats(lanes * (q_dim + 2 * kv_dim))?,
+            attn: floats(lanes * q_dim)?,
+            gate_up: floats(lanes * 2 * c.intermediate)?,
+            act: floats(lanes * c.intermediate)?,
+            scores: floats(lanes * c.heads * capacity)?,
+        })
     }
 }
 
@@ -76,9 +83,9 @@ struct Activations {
     one: Lanes,
     batch: Lanes,
     /// The prefill batch's token ids.
-    tokens: wgpu::Buffer,
+    tokens: SharedTensor,
     /// Written by the output projection, read through burn.
-    logits: SharedVector,
+    logits: SharedTensor,
     step: wgpu::Buffer,
     embed_params: wgpu::Buffer,
 }
@@ -91,9 +98,9 @@ enum Target {
         first_row: usize,
         rows: usize,
     },
-    /// `len` f32 values at byte `offset` of a buffer (norm weights, biases).
+    /// `len` f32 values at byte `offset` of a tensor (norm weights, biases).
     Floats {
-        buffer: wgpu::Buffer,
+        buffer: SharedTensor,
         offset: u64,
         len: usize,
     },
@@ -123,36 +130,27 @@ pub struct GpuModel {
     /// Final norm and output projection (of the one-token buffers).
     final_ops: Vec<Op>,
     act: Activations,
-    rope_table: wgpu::Buffer,
+    rope_table: SharedTensor,
+    /// Each layer's keys and values, held here: a burn tensor nothing holds is freed, and burn
+    /// may give its memory to another allocation whatever bind groups still point at it.
+    cache: Vec<(SharedTensor, SharedTensor)>,
+    /// Bound in place of the bias and q/k norms of layers without them.
+    _empty: SharedTensor,
     targets: HashMap<String, Target>,
     /// Tensors not written yet (a model allocated from a header before its data streams in).
     missing: BTreeSet<String>,
 }
 
-fn storage(device: &wgpu::Device, label: &str, floats: usize) -> wgpu::Buffer {
-    storage_bytes(device, label, floats * 4)
+/// Little-endian bytes of `values`.
+fn float_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
-/// A storage buffer of at least `bytes` (rounded up to whole 4-byte words, never empty).
-fn storage_bytes(device: &wgpu::Device, label: &str, bytes: usize) -> wgpu::Buffer {
-    device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some(label),
-        size: bytes.max(1).next_multiple_of(4) as u64,
-        usage: wgpu::BufferUsages::STORAGE
-            | wgpu::BufferUsages::COPY_SRC
-            | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    })
-}
-
-fn floats(device: &wgpu::Device, label: &str, values: &[f32]) -> wgpu::Buffer {
-    let mut bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    bytes.resize(bytes.len().max(4), 0);
-    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents: &bytes,
-        usage: wgpu::BufferUsages::STORAGE,
-    })
+/// A burn tensor holding `values`.
+fn tensor_of(ctx: &GpuContext, values: &[f32]) -> Result<SharedTensor, GpuError> {
+    let tensor = SharedTensor::floats(&ctx.burn, values.len())?;
+    tensor.write(&ctx.queue, 0, &float_bytes(values))?;
+    Ok(tensor)
 }
 
 fn uniform(device: &wgpu::Device, values: &[u32]) -> wgpu::Buffer {
@@ -165,7 +163,7 @@ fn uniform(device: &wgpu::Device, values: &[u32]) -> wgpu::Buffer {
     })
 }
 
-/// What a kernel binds: a whole buffer of ours, or burn's part of one of its buffers.
+/// What a kernel binds: a uniform buffer of ours, or a burn tensor's part of its buffer.
 trait Bind {
     fn resource(&self) -> wgpu::BindingResource<'_>;
 }
@@ -176,7 +174,7 @@ impl Bind for wgpu::Buffer {
     }
 }
 
-impl Bind for SharedVector {
+impl Bind for SharedTensor {
     fn resource(&self) -> wgpu::BindingResource<'_> {
         self.binding()
     }
@@ -239,8 +237,8 @@ impl Builder<'_> {
     fn matvec(
         &mut self,
         matrix: &GpuMatrix,
-        x: &wgpu::Buffer,
-        y: &dyn Bind,
+        x: &SharedTensor,
+        y: &SharedTensor,
         offset: usize,
         accumulate: bool,
         y_stride: usize,
@@ -279,9 +277,9 @@ impl Builder<'_> {
 
     fn rms_norm(
         &mut self,
-        src: &wgpu::Buffer,
-        weight: &wgpu::Buffer,
-        dst: &wgpu::Buffer,
+        src: &SharedTensor,
+        weight: &SharedTensor,
+        dst: &SharedTensor,
         n: usize,
         eps: f32,
     ) {
@@ -377,20 +375,20 @@ struct LayerBuffers<'a> {
     gate_up: &'a [(usize, usize)],
     wo: usize,
     wd: usize,
-    keys: &'a wgpu::Buffer,
-    values: &'a wgpu::Buffer,
-    attn_norm: &'a wgpu::Buffer,
-    ffn_norm: &'a wgpu::Buffer,
-    bias: Option<&'a wgpu::Buffer>,
-    norms: Option<&'a wgpu::Buffer>,
+    keys: &'a SharedTensor,
+    values: &'a SharedTensor,
+    attn_norm: &'a SharedTensor,
+    ffn_norm: &'a SharedTensor,
+    bias: Option<&'a SharedTensor>,
+    norms: Option<&'a SharedTensor>,
     rope_params: &'a wgpu::Buffer,
 }
 
 /// Buffers every layer reads.
 struct Shared<'a> {
     matrices: &'a [GpuMatrix],
-    table: &'a wgpu::Buffer,
-    empty: &'a wgpu::Buffer,
+    table: &'a SharedTensor,
+    empty: &'a SharedTensor,
     attention_params: &'a wgpu::Buffer,
     step: &'a wgpu::Buffer,
 }
@@ -423,7 +421,7 @@ impl Placer<'_> {
         let mut out_offset = 0;
         for group in groups {
             let members: Vec<&Matrix> = group.iter().map(|i| matrices[*i]).collect();
-            let gpu = allocate(&self.ctx.device, label, &members, self.max_shard)?;
+            let gpu = allocate(&self.ctx.burn, label, &members, self.max_shard)?;
             let index = self.matrices.len();
             let mut first_row = 0;
             for i in &group {
@@ -454,17 +452,13 @@ impl Placer<'_> {
 
     /// A buffer of the concatenated `parts` (GGUF name, values); a layout-only load (all
     /// values zero in a `Pending` model) marks them missing.
-    fn floats(&mut self, label: &str, parts: &[(String, &[f32])], pending: bool) -> wgpu::Buffer {
+    fn floats(
+        &mut self,
+        parts: &[(String, &[f32])],
+        pending: bool,
+    ) -> Result<SharedTensor, GpuError> {
         let values: Vec<f32> = parts.iter().flat_map(|(_, v)| v.iter().copied()).collect();
-        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let buffer = self
-            .ctx
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: &bytes,
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-            });
+        let buffer = tensor_of(self.ctx, &values)?;
         let mut offset = 0;
         for (name, part) in parts {
             self.targets.insert(
@@ -480,7 +474,7 @@ impl Placer<'_> {
             }
             offset += (part.len() * 4) as u64;
         }
-        buffer
+        Ok(buffer)
     }
 }
 
@@ -584,22 +578,15 @@ impl GpuModel {
         let kernels = Kernels::new(device, &formats, embedding_format, shape, kv, c.head_dim);
         let (q_dim, kv_dim) = (c.heads * c.head_dim, c.kv_heads * c.head_dim);
         let act = Activations {
-            one: Lanes::new(device, c, capacity, 1),
-            batch: Lanes::new(device, c, capacity, PREFILL_LANES),
-            tokens: storage(device, "prefill tokens", PREFILL_LANES),
-            logits: SharedVector::zeros(&ctx.burn, c.vocab)?,
+            one: Lanes::new(&ctx.burn, c, capacity, 1)?,
+            batch: Lanes::new(&ctx.burn, c, capacity, PREFILL_LANES)?,
+            tokens: SharedTensor::bytes(&ctx.burn, PREFILL_LANES * 4)?,
+            logits: SharedTensor::floats(&ctx.burn, c.vocab)?,
             step: uniform(device, &[0, 1]),
             embed_params: uniform(device, &[0, 0, 0]),
         };
         let inverse = rope::inverse_frequencies(c, weights.rope_freq_factors.as_deref());
-        let table = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("rope table"),
-            contents: &rope::table(&inverse, capacity)
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect::<Vec<u8>>(),
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-        });
+        let table = tensor_of(&ctx, &rope::table(&inverse, capacity))?;
         let pending = matches!(weights.embedding.storage, Storage::Pending { .. });
         let mut place = Placer {
             ctx: &ctx,
@@ -621,7 +608,7 @@ impl GpuModel {
                 qkv_stride,
             ],
         );
-        let empty = floats(device, "empty", &[0.0]);
+        let empty = SharedTensor::floats(&ctx.burn, 1)?;
         let mut b = Builder {
             device,
             kernels: &kernels,
@@ -634,6 +621,7 @@ impl GpuModel {
             lanes: PREFILL_LANES,
             ops: Vec::new(),
         };
+        let mut cache = Vec::with_capacity(weights.layers.len());
         for (i, layer) in weights.layers.iter().enumerate() {
             let blk = |t: &str| format!("blk.{i}.{t}");
             let qkv = place.matrices(
@@ -654,39 +642,38 @@ impl GpuModel {
             let wo = place.matrices("o", &[(blk("attn_output.weight"), &layer.o)])?[0].0;
             let wd = place.matrices("down", &[(blk("ffn_down.weight"), &layer.down)])?[0].0;
             let cache_bytes = capacity * kv_dim * kv.bytes();
-            let keys = storage_bytes(device, "keys", cache_bytes);
-            let values = storage_bytes(device, "values", cache_bytes);
-            let attn_norm = place.floats(
-                "attn_norm",
-                &[(blk("attn_norm.weight"), &layer.attn_norm)],
-                pending,
-            );
-            let ffn_norm = place.floats(
-                "ffn_norm",
-                &[(blk("ffn_norm.weight"), &layer.ffn_norm)],
-                pending,
-            );
-            let bias = layer.qkv_bias.as_ref().map(|[bq, bk, bv]| {
-                place.floats(
-                    "qkv bias",
-                    &[
-                        (blk("attn_q.bias"), bq.as_slice()),
-                        (blk("attn_k.bias"), bk.as_slice()),
-                        (blk("attn_v.bias"), bv.as_slice()),
-                    ],
-                    pending,
-                )
-            });
-            let norms = layer.qk_norm.as_ref().map(|[nq, nk]| {
-                place.floats(
-                    "qk norm",
-                    &[
-                        (blk("attn_q_norm.weight"), nq.as_slice()),
-                        (blk("attn_k_norm.weight"), nk.as_slice()),
-                    ],
-                    pending,
-                )
-            });
+            let keys = SharedTensor::bytes(&ctx.burn, cache_bytes)?;
+            let values = SharedTensor::bytes(&ctx.burn, cache_bytes)?;
+            let attn_norm =
+                place.floats(&[(blk("attn_norm.weight"), &layer.attn_norm)], pending)?;
+            let ffn_norm = place.floats(&[(blk("ffn_norm.weight"), &layer.ffn_norm)], pending)?;
+            let bias = layer
+                .qkv_bias
+                .as_ref()
+                .map(|[bq, bk, bv]| {
+                    place.floats(
+                        &[
+                            (blk("attn_q.bias"), bq.as_slice()),
+                            (blk("attn_k.bias"), bk.as_slice()),
+                            (blk("attn_v.bias"), bv.as_slice()),
+                        ],
+                        pending,
+                    )
+                })
+                .transpose()?;
+            let norms = layer
+                .qk_norm
+                .as_ref()
+                .map(|[nq, nk]| {
+                    place.floats(
+                        &[
+                            (blk("attn_q_norm.weight"), nq.as_slice()),
+                            (blk("attn_k_norm.weight"), nk.as_slice()),
+                        ],
+                        pending,
+                    )
+                })
+                .transpose()?;
             let rope_params = uniform(
                 device,
                 &[
@@ -722,12 +709,12 @@ impl GpuModel {
             };
             b.layer(&act.one, &layer, &shared, c);
             prefill.layer(&act.batch, &layer, &shared, c);
+            cache.push((keys, values));
         }
         let output_norm = place.floats(
-            "output_norm",
             &[("output_norm.weight".to_owned(), &weights.output_norm)],
             pending,
-        );
+        )?;
         let ops = std::mem::take(&mut b.ops);
         b.rms_norm(
             &act.one.x,
@@ -810,6 +797,8 @@ impl GpuModel {
             final_ops,
             act,
             rope_table: table,
+            cache,
+            _empty: empty,
             targets,
             missing,
         })
@@ -850,22 +839,40 @@ impl GpuModel {
             } => {
                 let values = dequantize(ggml_type, bytes, *len)
                     .map_err(|e| GpuError(format!("tensor {name}: {e}")))?;
-                let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-                self.ctx.queue.write_buffer(buffer, *offset, &data);
+                buffer.write(&self.ctx.queue, *offset, &float_bytes(&values))?;
             }
             Target::RopeFreqs => {
                 let factors = dequantize(ggml_type, bytes, self.config.head_dim / 2)
                     .map_err(|e| GpuError(format!("tensor {name}: {e}")))?;
                 let inverse = rope::inverse_frequencies(&self.config, Some(&factors));
-                let table: Vec<u8> = rope::table(&inverse, self.capacity)
-                    .iter()
-                    .flat_map(|v| v.to_le_bytes())
-                    .collect();
-                self.ctx.queue.write_buffer(&self.rope_table, 0, &table);
+                let table = float_bytes(&rope::table(&inverse, self.capacity));
+                self.rope_table.write(&self.ctx.queue, 0, &table)?;
             }
         }
         self.missing.remove(name);
         Ok(())
+    }
+
+    /// A float weight (norm or bias, by GGUF name) as the burn tensor holding it and the range
+    /// of its values there (q/k/v biases and q/k norms share one tensor per layer).
+    pub fn float_weight(&self, name: &str) -> Option<(&SharedTensor, std::ops::Range<usize>)> {
+        match self.targets.get(name)? {
+            Target::Floats {
+                buffer,
+                offset,
+                len,
+            } => {
+                let first = (*offset / 4) as usize;
+                Some((buffer, first..first + len))
+            }
+            _ => None,
+        }
+    }
+
+    /// Layer `layer`'s KV cache as burn tensors (keys, values): `capacity` positions of
+    /// `kv_heads × head_dim` values each, in the precision `kv_precision` says.
+    pub fn kv_cache(&self, layer: usize) -> Option<(&SharedTensor, &SharedTensor)> {
+        self.cache.get(layer).map(|(keys, values)| (keys, values))
     }
 
     /// Tensors that were never written (empty once a streamed model is complete).
@@ -898,7 +905,7 @@ impl GpuModel {
         self.shape
     }
 
-    /// The device as burn sees it (the logits are a burn tensor on it).
+    /// The device as burn sees it (every tensor of the model is burn's memory on it).
     pub fn burn_device(&self) -> &super::burn::BurnDevice {
         &self.ctx.burn
     }
@@ -973,11 +980,11 @@ impl GpuModel {
 
     /// Records up to `PREFILL_LANES` prompt tokens at positions `pos..` as one batch; with
     /// `read`, also the last token's logits.
-    fn record_lanes(&self, tokens: &[u32], pos: usize, read: bool) {
+    fn record_lanes(&self, tokens: &[u32], pos: usize, read: bool) -> Result<(), GpuError> {
         let queue = &self.ctx.queue;
         let mut ids = [0u32; PREFILL_LANES];
         ids[..tokens.len()].copy_from_slice(tokens);
-        queue.write_buffer(&self.act.tokens, 0, &words(&ids));
+        self.act.tokens.write(queue, 0, &words(&ids))?;
         let step = words(&[pos as u32, tokens.len() as u32]);
         queue.write_buffer(&self.act.step, 0, &step);
         let embedding = &self.matrices[self.embedding];
@@ -995,11 +1002,19 @@ impl GpuModel {
         if read {
             let row = (self.config.hidden * 4) as u64;
             let last = (tokens.len() - 1) as u64;
-            encoder.copy_buffer_to_buffer(&self.act.batch.x, last * row, &self.act.one.x, 0, row);
+            let (from, to) = (&self.act.batch.x, &self.act.one.x);
+            encoder.copy_buffer_to_buffer(
+                from.buffer(),
+                from.offset() + last * row,
+                to.buffer(),
+                to.offset(),
+                row,
+            );
             let mut pass = encoder.begin_compute_pass(&Default::default());
             Self::run(&mut pass, &self.final_ops);
         }
         queue.submit([encoder.finish()]);
+        Ok(())
     }
 
     /// Records one token's forward pass at `pos`; with `read`, through to the logits.
@@ -1096,7 +1111,8 @@ impl GpuModel {
         } else {
             let batches = tokens.len().div_ceil(PREFILL_LANES);
             for (i, batch) in tokens.chunks(PREFILL_LANES).enumerate() {
-                self.record_lanes(batch, start + i * PREFILL_LANES, i + 1 == batches);
+                self.record_lanes(batch, start + i * PREFILL_LANES, i + 1 == batches)
+                    .map_err(|e| ModelError::Invalid(e.to_string()))?;
             }
         }
         Ok(())

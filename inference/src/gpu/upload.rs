@@ -2,6 +2,7 @@
 //! shards when it is larger than the device's largest storage binding.
 
 use super::GpuError;
+use super::burn::{BurnDevice, SharedTensor};
 use super::kernels::Format;
 use crate::gguf::GgmlType;
 use crate::model::matrix::{Matrix, Storage};
@@ -9,8 +10,8 @@ use crate::quant::Bits;
 
 /// Rows `first_row..first_row + rows` of a matrix in one buffer.
 pub struct Shard {
-    /// The rows' bytes (padded to whole words).
-    pub buffer: wgpu::Buffer,
+    /// The rows' bytes (padded to whole words), in burn's memory.
+    pub buffer: SharedTensor,
     /// First row held.
     pub first_row: usize,
     /// Rows held.
@@ -109,7 +110,7 @@ pub fn encode_rows(matrix: &Matrix, rows: std::ops::Range<usize>, out: &mut Vec<
 
 /// Uploads `matrix`, in shards of at most `max_shard` bytes.
 pub fn upload(
-    device: &wgpu::Device,
+    device: &BurnDevice,
     queue: &wgpu::Queue,
     name: &str,
     matrix: &Matrix,
@@ -137,7 +138,7 @@ pub fn stackable(parts: &[&Matrix]) -> bool {
 /// dispatch computes all their products (q/k/v, gate/up). Shards hold a multiple of four rows,
 /// so each starts word-aligned.
 pub fn allocate(
-    device: &wgpu::Device,
+    device: &BurnDevice,
     name: &str,
     parts: &[&Matrix],
     max_shard: u64,
@@ -172,13 +173,7 @@ pub fn allocate(
     let mut first_row = 0;
     while first_row < total_rows {
         let rows = rows_per_shard.min(total_rows - first_row);
-        let size = ((rows * row_bytes).div_ceil(4) * 4 + 4) as u64;
-        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(name),
-            size,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let buffer = SharedTensor::bytes(device, (rows * row_bytes).div_ceil(4) * 4 + 4)?;
         shards.push(Shard {
             buffer,
             first_row,
@@ -232,12 +227,12 @@ pub fn write_rows(
             )));
         }
         if data.len().is_multiple_of(4) {
-            queue.write_buffer(&shard.buffer, offset, data);
+            shard.buffer.write(queue, offset, data)?;
         } else {
             // Only a shard's last rows can end mid-word; the pad lands in its slack word.
             let mut padded = data.to_vec();
             padded.resize(data.len().div_ceil(4) * 4, 0);
-            queue.write_buffer(&shard.buffer, offset, &padded);
+            shard.buffer.write(queue, offset, &padded)?;
         }
     }
     Ok(())
