@@ -13,10 +13,11 @@ use std::time::Instant;
 use airlock_inference::file_image::FileImage;
 use airlock_inference::generate::{Forward, Request, generate};
 use airlock_inference::gguf::GgufFile;
+use airlock_inference::gpu::burn::SharedTensor;
 use airlock_inference::gpu::kernels::MatvecShape;
 use airlock_inference::gpu::kernels::{KvPrecision, PREFILL_LANES};
-use airlock_inference::gpu::upload::layout_of;
-use airlock_inference::gpu::{GpuContext, GpuModel, GpuOptions, bench, burn_ops};
+use airlock_inference::gpu::upload::{encode_rows, layout_of};
+use airlock_inference::gpu::{GpuContext, GpuModel, GpuOptions, bench, burn_ops, cube_ops};
 use airlock_inference::model::{CpuModel, Weights, load_gguf};
 use airlock_inference::sampling::SamplingParams;
 use serde_json::{Value, json};
@@ -155,7 +156,7 @@ fn cpu_name() -> String {
 /// Milliseconds a SmolLM2 decode step at position 255 spends in each kind of kernel: ours
 /// (quantized weights, default KV cache) against burn's generic ops on f32 tensors of the same
 /// shapes, on the same device.
-fn ours_vs_burn(weights: &Weights) -> Value {
+fn ours_vs_burn(weights: &Weights) -> (Value, Vec<(&'static str, f64)>) {
     const POSITION: usize = 255;
     let model = pollster::block_on(GpuModel::new(weights, CONTEXT, GpuOptions::default()))
         .expect("GPU engine");
@@ -174,7 +175,63 @@ fn ours_vs_burn(weights: &Weights) -> Value {
             }),
         );
     }
-    Value::Object(report)
+    (Value::Object(report), ours)
+}
+
+/// Our WGSL kernels against the same kernels written in CubeCL (`gpu/cube_ops.rs`), on the
+/// same device and the same burn tensors: the thread-per-row Q4_1 product's GB/s on
+/// `ffn_gate`, and milliseconds per SmolLM2 decode step of RMSNorm and SwiGLU.
+fn ours_vs_cubecl(ctx: &GpuContext, weights: &Weights, ours: &[(&'static str, f64)]) -> Value {
+    let c = &weights.config;
+    let tensor = |len: usize| SharedTensor::floats(&ctx.burn, len).expect("burn tensor");
+    let gate = &weights.layers[0].gate;
+    let mut bytes = Vec::new();
+    encode_rows(gate, 0..gate.rows, &mut bytes);
+    let w = SharedTensor::bytes(&ctx.burn, bytes.len()).expect("burn tensor");
+    w.write(&ctx.queue, 0, &bytes).expect("weights");
+    let (x, y) = (tensor(gate.cols), tensor(gate.rows));
+    // Alternating rounds, best of each: this VM's speed drifts by up to 2x between minutes.
+    let (mut cube_matvec, mut ours_matvec) = (f64::MAX, 0f64);
+    for _ in 0..3 {
+        let seconds = cube_ops::seconds_per_call(ctx, 20, || {
+            cube_ops::matvec_q4_1(&w, &x, &y, gate.rows, gate.cols)
+        })
+        .expect("CubeCL matvec");
+        cube_matvec = cube_matvec.min(seconds);
+        let gb_per_s =
+            bench::matvec_bandwidth(ctx, gate, MatvecShape::Thread, 20, 3).expect("matvec bench");
+        ours_matvec = ours_matvec.max(gb_per_s);
+    }
+    let (src, weight, dst) = (tensor(c.hidden), tensor(c.hidden), tensor(c.hidden));
+    let cube_norm = cube_ops::seconds_per_call(ctx, 2, || {
+        for _ in 0..2 * c.layers + 1 {
+            cube_ops::rms_norm(&src, &weight, &dst, c.hidden, 1, c.rms_eps);
+        }
+        Ok(())
+    })
+    .expect("CubeCL norm");
+    let (act, gu) = (tensor(c.intermediate), tensor(2 * c.intermediate));
+    let cube_swiglu = cube_ops::seconds_per_call(ctx, 2, || {
+        for _ in 0..c.layers {
+            cube_ops::swiglu(&act, &gu, c.intermediate);
+        }
+        Ok(())
+    })
+    .expect("CubeCL swiglu");
+    let ours_of = |kind: &str| {
+        ours.iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(f64::NAN, |(_, s)| *s)
+    };
+    let pair = |wgsl: f64, cubecl: f64| json!({ "wgsl": round(wgsl * 1e3), "cubecl": round(cubecl * 1e3) });
+    json!({
+        "matvec_q4_1_ffn_gate_gb_per_s_thread_per_row": {
+            "wgsl": round(ours_matvec),
+            "cubecl": round(bytes.len() as f64 / cube_matvec / 1e9),
+        },
+        "norm_ms_per_step": pair(ours_of("norm"), cube_norm),
+        "swiglu_ms_per_step": pair(ours_of("swiglu"), cube_swiglu),
+    })
 }
 
 /// MiB, to two decimals.
@@ -252,6 +309,7 @@ fn main() {
     let output =
         bench::matvec_bandwidth(&ctx, weights.output_matrix(), shape, 3, 3).expect("matvec bench");
     let copy = bench::copy_bandwidth(&ctx, 64 << 20, 5, 3).expect("copy bench");
+    let (by_kernel, ours) = ours_vs_burn(&weights);
     let report = json!({
         "bench": "engine",
         "model": std::path::Path::new(&path).file_name().map(|n| n.to_string_lossy().into_owned()),
@@ -269,7 +327,8 @@ fn main() {
         },
         "decode_step_ms_one_layer_at_position_448": kv_cache_steps(&ctx, &weights),
         "gpu_prefill": prefill_comparison(&weights),
-        "decode_step_ms_by_kernel_ours_vs_burn": ours_vs_burn(&weights),
+        "decode_step_ms_by_kernel_ours_vs_burn": by_kernel,
+        "ours_vs_cubecl": ours_vs_cubecl(&ctx, &weights, &ours),
         "gpu_memory": gpu_memory(&weights),
         "kernels": {
             "matvec_shape": format!("{shape:?}"),

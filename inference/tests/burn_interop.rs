@@ -300,3 +300,82 @@ fn burns_compositions_of_the_hot_path_compute_what_the_engine_computes() {
     let got = swiglu(tensor(device, gate, &[1, 30]), tensor(device, up, &[1, 30]));
     close(&read(got).unwrap(), &expected, "swiglu");
 }
+
+/// `values` written into a new burn tensor.
+fn shared(ctx: &GpuContext, values: &[f32]) -> SharedTensor {
+    let tensor = SharedTensor::floats(&ctx.burn, values.len()).unwrap();
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    tensor.write(&ctx.queue, 0, &bytes).unwrap();
+    tensor
+}
+
+#[test]
+fn cubecl_kernels_compute_what_the_engine_computes() {
+    use airlock_inference::gguf::{GgmlType, dequantize};
+    use airlock_inference::gpu::cube_ops;
+    use airlock_inference::gpu::upload::encode_rows;
+    use airlock_inference::model::matrix::Storage;
+    let ctx = pollster::block_on(GpuContext::new()).unwrap();
+
+    let weights = gguf_weights("llama", "q4_1");
+    let matrix = &weights.layers[0].gate;
+    assert!(matches!(
+        matrix.storage,
+        Storage::Ggml {
+            ggml_type: GgmlType::Q4_1,
+            ..
+        }
+    ));
+    let (rows, cols) = (matrix.rows, matrix.cols);
+    let mut bytes = Vec::new();
+    encode_rows(matrix, 0..rows, &mut bytes);
+    let w = SharedTensor::bytes(&ctx.burn, bytes.len()).unwrap();
+    w.write(&ctx.queue, 0, &bytes).unwrap();
+    let x = values(cols, 11);
+    let y = SharedTensor::floats(&ctx.burn, rows).unwrap();
+    cube_ops::matvec_q4_1(&w, &shared(&ctx, &x), &y, rows, cols).unwrap();
+    let dense = dequantize(GgmlType::Q4_1, &bytes, rows * cols).unwrap();
+    let expected: Vec<f32> = dense
+        .chunks(cols)
+        .map(|row| row.iter().zip(&x).map(|(a, b)| a * b).sum())
+        .collect();
+    close(
+        &pollster::block_on(y.read()).unwrap(),
+        &expected,
+        "Q4_1 matvec",
+    );
+    assert!(
+        expected.iter().any(|v| v.abs() > 0.1),
+        "a product that says something"
+    );
+    let too_small = SharedTensor::floats(&ctx.burn, rows - 1).unwrap();
+    assert!(cube_ops::matvec_q4_1(&w, &shared(&ctx, &x), &too_small, rows, cols).is_err());
+
+    let (groups, n) = (3, 40);
+    let (src, weight) = (values(groups * n, 1), values(n, 2));
+    let mut expected = Vec::new();
+    for row in src.chunks(n) {
+        let scale = 1.0 / (row.iter().map(|v| v * v).sum::<f32>() / n as f32 + 1e-5).sqrt();
+        expected.extend(row.iter().zip(&weight).map(|(v, w)| v * scale * w));
+    }
+    let dst = SharedTensor::floats(&ctx.burn, groups * n).unwrap();
+    let (src, weight) = (shared(&ctx, &src), shared(&ctx, &weight));
+    cube_ops::rms_norm(&src, &weight, &dst, n, groups, 1e-5);
+    close(
+        &pollster::block_on(dst.read()).unwrap(),
+        &expected,
+        "rms_norm",
+    );
+
+    let gu = values(60, 9);
+    let expected: Vec<f32> = (0..30)
+        .map(|i| gu[i] / (1.0 + (-gu[i]).exp()) * gu[30 + i])
+        .collect();
+    let act = SharedTensor::floats(&ctx.burn, 30).unwrap();
+    cube_ops::swiglu(&act, &shared(&ctx, &gu), 30);
+    close(
+        &pollster::block_on(act.read()).unwrap(),
+        &expected,
+        "swiglu",
+    );
+}

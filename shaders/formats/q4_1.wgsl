@@ -12,12 +12,15 @@ fn dequant(base: u32, part: u32, out: ptr<function, array<f32, 32>>) {
     }
 }
 
-// The dot product of this 32-weight item with x[xo..xo+32], without expanding it.
+// The dot product of this 32-weight item with x[xo..xo+32], without expanding it. Q4_1 blocks
+// are 20 bytes and rows whole words, so every block starts on a word: read words directly.
 fn block_dot(base: u32, part: u32, xo: u32) -> f32 {
+    let word = base >> 2u;
+    let dm = unpack2x16float(weights[word]);
     var acc = 0.0;
     var xsum = 0.0;
     for (var k = 0u; k < 4u; k++) {
-        let w = u32_at(base + 4u + 4u * k);
+        let w = weights[word + 1u + k];
         for (var b = 0u; b < 4u; b++) {
             let q = (w >> (8u * b)) & 0xffu;
             let j = 4u * k + b;
@@ -27,5 +30,5 @@ fn block_dot(base: u32, part: u32, xo: u32) -> f32 {
             xsum += x0 + x1;
         }
     }
-    return half_at(base) * acc + half_at(base + 2u) * xsum;
+    return dm.x * acc + dm.y * xsum;
 }

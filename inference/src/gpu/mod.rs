@@ -7,6 +7,8 @@ pub mod burn;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod burn_ops;
 pub mod context;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cube_ops;
 pub mod kernels;
 pub mod model;
 pub mod upload;
