@@ -225,6 +225,17 @@ fn close(a: &[f32], b: &[f32], what: &str) {
     assert!(worst < 1e-5, "{what}: off by {worst}");
 }
 
+/// RMSNorm (eps 1e-5) of each group of `weight.len()` values of `x`, on the CPU.
+fn rms_norm_reference(x: &[f32], weight: &[f32]) -> Vec<f32> {
+    let n = weight.len();
+    let mut out = Vec::with_capacity(x.len());
+    for row in x.chunks(n) {
+        let scale = 1.0 / (row.iter().map(|v| v * v).sum::<f32>() / n as f32 + 1e-5).sqrt();
+        out.extend(row.iter().zip(weight).map(|(v, w)| v * scale * w));
+    }
+    out
+}
+
 #[test]
 fn burns_compositions_of_the_hot_path_compute_what_the_engine_computes() {
     use airlock_inference::gpu::burn_ops::{attention, read, rms_norm, rope, swiglu, tensor};
@@ -233,11 +244,7 @@ fn burns_compositions_of_the_hot_path_compute_what_the_engine_computes() {
 
     let (rows, n) = (3, 40);
     let (x, w) = (values(rows * n, 1), values(n, 2));
-    let mut expected = Vec::new();
-    for row in x.chunks(n) {
-        let scale = 1.0 / (row.iter().map(|v| v * v).sum::<f32>() / n as f32 + 1e-5).sqrt();
-        expected.extend(row.iter().zip(&w).map(|(v, w)| v * scale * w));
-    }
+    let expected = rms_norm_reference(&x, &w);
     let got = rms_norm(
         tensor(device, x, &[rows, n]),
         tensor(device, w, &[1, n]),
@@ -353,11 +360,7 @@ fn cubecl_kernels_compute_what_the_engine_computes() {
 
     let (groups, n) = (3, 40);
     let (src, weight) = (values(groups * n, 1), values(n, 2));
-    let mut expected = Vec::new();
-    for row in src.chunks(n) {
-        let scale = 1.0 / (row.iter().map(|v| v * v).sum::<f32>() / n as f32 + 1e-5).sqrt();
-        expected.extend(row.iter().zip(&weight).map(|(v, w)| v * scale * w));
-    }
+    let expected = rms_norm_reference(&src, &weight);
     let dst = SharedTensor::floats(&ctx.burn, groups * n).unwrap();
     let (src, weight) = (shared(&ctx, &src), shared(&ctx, &weight));
     cube_ops::rms_norm(&src, &weight, &dst, n, groups, 1e-5);
