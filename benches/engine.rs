@@ -205,7 +205,7 @@ fn ours_vs_cubecl(ctx: &GpuContext, weights: &Weights, ours: &[(&'static str, f6
     let (src, weight, dst) = (tensor(c.hidden), tensor(c.hidden), tensor(c.hidden));
     let cube_norm = cube_ops::seconds_per_call(ctx, 2, || {
         for _ in 0..2 * c.layers + 1 {
-            cube_ops::rms_norm(&src, &weight, &dst, c.hidden, 1, c.rms_eps);
+            cube_ops::rms_norm(&src, &weight, &dst, c.hidden, 1, c.rms_eps)?;
         }
         Ok(())
     })
@@ -213,7 +213,7 @@ fn ours_vs_cubecl(ctx: &GpuContext, weights: &Weights, ours: &[(&'static str, f6
     let (act, gu) = (tensor(c.intermediate), tensor(2 * c.intermediate));
     let cube_swiglu = cube_ops::seconds_per_call(ctx, 2, || {
         for _ in 0..c.layers {
-            cube_ops::swiglu(&act, &gu, c.intermediate);
+            cube_ops::swiglu(&act, &gu, c.intermediate)?;
         }
         Ok(())
     })

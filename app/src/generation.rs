@@ -212,13 +212,12 @@ pub(crate) async fn drive(
     cancelled: impl Fn() -> bool,
     emit: &mut dyn FnMut(&str),
 ) -> Result<(StopReason, Timing), JsValue> {
-    // Greedy or small-top-k sampling without a repetition penalty picks on the GPU (burn's
-    // argmax / top-k) and reads back an index or k pairs instead of every logit.
+    // Greedy sampling without a repetition penalty picks on the GPU (burn's argmax) and reads
+    // back one index instead of every logit.
     let want = generator.wants();
     let started = js_sys::Date::now();
-    let prompt = generator.prompt().to_vec();
     let mut output = gpu
-        .forward_for_async(want, &prompt, 0)
+        .forward_for_async(want, generator.prompt(), 0)
         .await
         .map_err(error)?;
     let prefilled = js_sys::Date::now();

@@ -363,22 +363,24 @@ fn cubecl_kernels_compute_what_the_engine_computes() {
     let expected = rms_norm_reference(&src, &weight);
     let dst = SharedTensor::floats(&ctx.burn, groups * n).unwrap();
     let (src, weight) = (shared(&ctx, &src), shared(&ctx, &weight));
-    cube_ops::rms_norm(&src, &weight, &dst, n, groups, 1e-5);
+    cube_ops::rms_norm(&src, &weight, &dst, n, groups, 1e-5).unwrap();
     close(
         &pollster::block_on(dst.read()).unwrap(),
         &expected,
         "rms_norm",
     );
+    assert!(cube_ops::rms_norm(&src, &weight, &dst, n, groups + 1, 1e-5).is_err());
 
     let gu = values(60, 9);
     let expected: Vec<f32> = (0..30)
         .map(|i| gu[i] / (1.0 + (-gu[i]).exp()) * gu[30 + i])
         .collect();
     let act = SharedTensor::floats(&ctx.burn, 30).unwrap();
-    cube_ops::swiglu(&act, &shared(&ctx, &gu), 30);
+    cube_ops::swiglu(&act, &shared(&ctx, &gu), 30).unwrap();
     close(
         &pollster::block_on(act.read()).unwrap(),
         &expected,
         "swiglu",
     );
+    assert!(cube_ops::swiglu(&act, &shared(&ctx, &gu), 31).is_err());
 }

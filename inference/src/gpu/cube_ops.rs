@@ -121,6 +121,20 @@ fn groups(units: u32) -> CubeCount {
     CubeCount::Static(units.div_ceil(64), 1, 1)
 }
 
+/// Refuses a launch whose tensors hold fewer bytes than it reads or writes (the kernels do not
+/// check bounds themselves).
+fn check_sizes(what: &str, needs: &[(&SharedTensor, usize)]) -> Result<(), GpuError> {
+    for (tensor, bytes) in needs {
+        if *bytes as u64 > tensor.size() {
+            return Err(GpuError(format!(
+                "{what} needs {bytes} bytes of a {}-byte tensor",
+                tensor.size()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Launches the Q4_1 product of `weights` (`rows` × `cols`) with `x` into `y`.
 pub fn matvec_q4_1(
     weights: &SharedTensor,
@@ -129,16 +143,16 @@ pub fn matvec_q4_1(
     rows: usize,
     cols: usize,
 ) -> Result<(), GpuError> {
-    let row_bytes = cols / 32 * 20;
-    if !cols.is_multiple_of(32)
-        || (rows * row_bytes) as u64 > weights.size()
-        || (cols * 4) as u64 > x.size()
-        || (rows * 4) as u64 > y.size()
-    {
+    if !cols.is_multiple_of(32) {
         return Err(GpuError(format!(
-            "a {rows}×{cols} Q4_1 product does not fit its tensors"
+            "Q4_1 rows of {cols} values are not whole 32-value blocks"
         )));
     }
+    let row_bytes = cols / 32 * 20;
+    check_sizes(
+        &format!("a {rows}×{cols} Q4_1 product"),
+        &[(weights, rows * row_bytes), (x, cols * 4), (y, rows * 4)],
+    )?;
     let client = weights.tensor().client.clone();
     matvec_q4_1_per_row::launch(
         &client,
@@ -162,7 +176,12 @@ pub fn rms_norm(
     n: usize,
     groups: usize,
     eps: f32,
-) {
+) -> Result<(), GpuError> {
+    let values = groups * n * 4;
+    check_sizes(
+        &format!("RMSNorm of {groups}×{n} values"),
+        &[(src, values), (weight, n * 4), (dst, values)],
+    )?;
     let client = src.tensor().client.clone();
     rms_norm_groups::launch(
         &client,
@@ -174,10 +193,15 @@ pub fn rms_norm(
         n as u32,
         eps,
     );
+    Ok(())
 }
 
 /// Launches SwiGLU of the stacked gate/up values `gu` (`2n`) into `act` (`n`).
-pub fn swiglu(act: &SharedTensor, gu: &SharedTensor, n: usize) {
+pub fn swiglu(act: &SharedTensor, gu: &SharedTensor, n: usize) -> Result<(), GpuError> {
+    check_sizes(
+        &format!("SwiGLU of {n} values"),
+        &[(act, n * 4), (gu, 2 * n * 4)],
+    )?;
     let client = act.tensor().client.clone();
     swiglu_stacked::launch(
         &client,
@@ -187,6 +211,7 @@ pub fn swiglu(act: &SharedTensor, gu: &SharedTensor, n: usize) {
         arg(gu.tensor()),
         n as u32,
     );
+    Ok(())
 }
 
 /// Seconds `launch` takes per call (best of three runs of `repeat` calls, each run ending
