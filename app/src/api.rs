@@ -119,3 +119,34 @@ pub fn js_error_text(error: &JsValue) -> String {
         .or_else(|| error.as_string())
         .unwrap_or_else(|| format!("{error:?}"))
 }
+
+/// The appliance's error body (`{error, message}`).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ErrorBody {
+    /// The stable code.
+    pub error: String,
+    /// A sentence for the person.
+    pub message: String,
+}
+
+/// `GET url`, decoded as `T`.
+pub async fn get_typed<T: serde::de::DeserializeOwned>(url: &str) -> Result<T, ApiFailure> {
+    let value = get(url).await?;
+    serde_json::from_value(value).map_err(|e| ApiFailure {
+        status: 200,
+        code: "bad_answer".into(),
+        message: format!("the appliance answered in an unexpected shape: {e}"),
+        detail: Value::Null,
+    })
+}
+
+/// `POST url` with `body` serialised.
+pub async fn post_typed<B: serde::Serialize>(url: &str, body: &B) -> Result<Value, ApiFailure> {
+    let body = serde_json::to_value(body).map_err(|e| ApiFailure {
+        status: 0,
+        code: "bad_request".into(),
+        message: e.to_string(),
+        detail: Value::Null,
+    })?;
+    send("POST", url, &body).await
+}

@@ -35,4 +35,22 @@ extern "C" {
     /// Focuses the editor.
     #[wasm_bindgen(js_namespace = airlockEditor, js_name = focus)]
     pub fn focus();
+    /// The active tab's path.
+    #[wasm_bindgen(js_namespace = airlockEditor, js_name = current)]
+    pub fn current() -> Option<String>;
+    /// The active tab's selection (`{path, text, fromLine, toLine}`), or null.
+    #[wasm_bindgen(js_namespace = airlockEditor, js_name = selection)]
+    pub fn selection() -> JsValue;
+    /// Inserts text at the cursor of the active tab; false without one.
+    #[wasm_bindgen(js_namespace = airlockEditor, js_name = insertAtCursor)]
+    pub fn insert_at_cursor(text: &str) -> bool;
+    /// Sets an open tab's text, undoable and unsaved.
+    #[wasm_bindgen(js_namespace = airlockEditor, js_name = setContent)]
+    pub fn set_content(path: &str, content: &str) -> bool;
+    /// Installs the inline completion provider and settings.
+    #[wasm_bindgen(js_namespace = airlockEditor, js_name = setCompletion)]
+    pub fn set_completion(options: &JsValue);
+    /// A code block highlighted as HTML.
+    #[wasm_bindgen(js_namespace = airlockEditor, js_name = highlight)]
+    pub fn highlight(code: &str, tag: &str) -> String;
 }

@@ -22,7 +22,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::engine::{Loaded, error, load, prompt_ids};
+use crate::engine::{LoadOptions, Loaded, error, load_with, prompt_ids};
 
 /// A loaded model, or a marker that a call is using (or loading) it.
 enum Slot {
@@ -36,7 +36,10 @@ thread_local! {
 
 /// Takes model `name` for one generation: the kept one, or a fresh load. Errs while another
 /// call holds it.
-async fn take(name: &str, options: &JsValue) -> Result<(Box<Loaded>, bool), JsValue> {
+pub(crate) async fn take(
+    name: &str,
+    options: &LoadOptions,
+) -> Result<(Box<Loaded>, bool), JsValue> {
     let kept = MODELS.with(|models| {
         let mut models = models.borrow_mut();
         match models.insert(name.to_owned(), Slot::Busy) {
@@ -50,7 +53,7 @@ async fn take(name: &str, options: &JsValue) -> Result<(Box<Loaded>, bool), JsVa
     if let Some(loaded) = kept {
         return Ok((loaded, true));
     }
-    match load(name, options).await {
+    match load_with(name, options).await {
         Ok(loaded) => Ok((Box::new(loaded), false)),
         Err(e) => {
             MODELS.with(|models| models.borrow_mut().remove(name));
@@ -60,7 +63,7 @@ async fn take(name: &str, options: &JsValue) -> Result<(Box<Loaded>, bool), JsVa
 }
 
 /// Gives the model back for the next call (unless it was unloaded meanwhile).
-fn give_back(name: &str, loaded: Box<Loaded>) {
+pub(crate) fn give_back(name: &str, loaded: Box<Loaded>) {
     MODELS.with(|models| {
         if let Some(slot) = models.borrow_mut().get_mut(name) {
             *slot = Slot::Idle(loaded);
@@ -134,14 +137,11 @@ fn prompt(loaded: &Loaded, prompt: &JsValue, options: &JsValue) -> Result<Vec<u3
     let text = prompt
         .as_string()
         .ok_or_else(|| error("a chat prompt is a string"))?;
-    let format = loaded
+    let rendered = loaded
         .chat
-        .as_ref()
-        .ok_or_else(|| error("this model carries no chat template the engine knows"))?;
-    prompt_ids(
-        &loaded.tokenizer,
-        &format.render(&[Message::new("user", &text)]).into(),
-    )
+        .render(&[Message::new("user", &text)], true)
+        .map_err(error)?;
+    loaded.tokenizer.prompt_ids(&rendered).map_err(error)
 }
 
 fn stop_name(reason: StopReason) -> &'static str {
@@ -171,7 +171,7 @@ async fn generate(name: String, text: JsValue, options: JsValue) -> Result<JsVal
     };
     let signal = field(&options, "signal");
     let started = js_sys::Date::now();
-    let (mut loaded, cached) = take(&name, &options).await?;
+    let (mut loaded, cached) = take(&name, &LoadOptions::from_js(&options)).await?;
     let load_ms = js_sys::Date::now() - started;
     let result = run(
         &mut loaded,
@@ -250,17 +250,17 @@ async fn run(
     signal: Option<&JsValue>,
 ) -> Result<Object, JsValue> {
     request.prompt = prompt(loaded, text, options)?;
-    request.stop_tokens = stop_tokens(loaded.chat.as_ref(), &loaded.tokenizer);
+    request.stop_tokens = stop_tokens(&loaded.chat, &loaded.tokenizer);
     let mut generator = Generator::new(&request, loaded.gpu.capacity()).map_err(error)?;
     let aborted =
         || signal.is_some_and(|s| Reflect::get(s, &"aborted".into()).is_ok_and(|a| a.is_truthy()));
     // A callback that throws ends the generation like an abort (its error is returned).
     let mut callback_error = None;
     let mut emit = |piece: &str| {
-        if let (Some(f), false, None) = (on_text, piece.is_empty(), &callback_error) {
-            if let Err(e) = f.call1(&JsValue::NULL, &piece.into()) {
-                callback_error = Some(e);
-            }
+        if let (Some(f), false, None) = (on_text, piece.is_empty(), &callback_error)
+            && let Err(e) = f.call1(&JsValue::NULL, &piece.into())
+        {
+            callback_error = Some(e);
         }
     };
     let (stop, timing) = drive(
@@ -294,6 +294,30 @@ async fn run(
     Ok(result)
 }
 
+/// Whether model `name` is loaded and idle.
+pub(crate) fn is_loaded(name: &str) -> bool {
+    MODELS.with(|models| matches!(models.borrow().get(name), Some(Slot::Idle(_))))
+}
+
+/// Runs `f` on model `name` when it is loaded and idle.
+pub(crate) fn with_loaded<T>(name: &str, f: impl FnOnce(&Loaded) -> T) -> Option<T> {
+    MODELS.with(|models| match models.borrow().get(name) {
+        Some(Slot::Idle(loaded)) => Some(f(loaded)),
+        _ => None,
+    })
+}
+
+/// Frees model `name` when idle; true if it was loaded.
+pub(crate) fn unload(name: &str) -> bool {
+    MODELS.with(|models| {
+        let mut models = models.borrow_mut();
+        match models.get(name) {
+            Some(Slot::Idle(_)) => models.remove(name).is_some(),
+            _ => false,
+        }
+    })
+}
+
 /// Adds `generate` and `unload` to `engine` (the `airlockEngine` object).
 pub fn install(engine: &Object) {
     let run = Closure::<dyn Fn(String, JsValue, JsValue) -> Promise>::new(
@@ -303,15 +327,7 @@ pub fn install(engine: &Object) {
     );
     let _ = Reflect::set(engine, &"generate".into(), run.as_ref());
     run.forget();
-    let unload = Closure::<dyn Fn(String) -> bool>::new(|name: String| {
-        MODELS.with(|models| {
-            let mut models = models.borrow_mut();
-            match models.get(&name) {
-                Some(Slot::Idle(_)) => models.remove(&name).is_some(),
-                _ => false,
-            }
-        })
-    });
+    let unload = Closure::<dyn Fn(String) -> bool>::new(|name: String| unload(&name));
     let _ = Reflect::set(engine, &"unload".into(), unload.as_ref());
     unload.forget();
 }

@@ -2,10 +2,9 @@
 //! appliance that served it (same origin) and drives the CodeMirror bundle in `static/editor`.
 
 pub mod api;
+pub mod assistant;
 pub mod editor;
-#[cfg(target_arch = "wasm32")]
 pub mod engine;
-#[cfg(target_arch = "wasm32")]
 pub mod generation;
 pub mod model;
 pub mod ui;

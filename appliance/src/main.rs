@@ -47,9 +47,18 @@ enum Command {
         /// Delete rotated audit segments older than this many days (default: keep all).
         #[arg(long)]
         audit_keep_days: Option<u64>,
-        /// Folder of GGUF model files the in-browser engine may load (each load is audited).
+        /// Model store (or plain folder of GGUF files) the in-browser engine may load from;
+        /// default: the default store when it exists. Each load is audited.
         #[arg(long)]
         models: Option<PathBuf>,
+    },
+    /// Manage the model store: import, list, verify, remove, and "will it fit".
+    Models {
+        /// The store folder (default: $XDG_DATA_HOME/airlock/models).
+        #[arg(long, global = true)]
+        store: Option<PathBuf>,
+        #[command(subcommand)]
+        command: ModelsCommand,
     },
     /// Ask a running appliance for its egress evidence (and optionally save the pack).
     Evidence {
@@ -101,6 +110,62 @@ enum AuditCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Add GGUF files: hard-linked when on the same filesystem, else copied; SHA-256 recorded.
+    ///
+    /// Example: airlock models import ~/Downloads/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
+    Import {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Store one file under this name (a plain *.gguf name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the models with family, parameters, formats, context and a size check.
+    List,
+    /// Re-hash models against the manifest; exit 1 if any is damaged.
+    Verify {
+        /// Only this model.
+        name: Option<String>,
+    },
+    /// Remove a model's file and manifest entry.
+    Remove {
+        /// The model's name.
+        name: String,
+    },
+    /// Will it fit: weights, KV cache, activations against a GPU's limits; exit 1 if not.
+    ///
+    /// Example: airlock models fit model.gguf --context 4096 --vram 24G
+    Fit {
+        /// A GGUF file, or the name of a model in the store.
+        model: String,
+        /// KV cache positions.
+        #[arg(long, default_value_t = 1024)]
+        context: u64,
+        /// GPU memory (e.g. 8G); also sizes a team server in GPUs of this size.
+        #[arg(long, value_parser = parse_size)]
+        vram: Option<u64>,
+        /// Largest storage buffer binding (WebGPU's default limit is 128M).
+        #[arg(long, value_parser = parse_size, default_value = "128M")]
+        binding: u64,
+        /// The GPU lacks shader-f16 (the KV cache is then f32).
+        #[arg(long)]
+        no_f16: bool,
+        /// Concurrent requests a team server should hold at the model's full context.
+        #[arg(long, default_value_t = 1)]
+        concurrent: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    airlock_inference::fit::parse_bytes(text)
+}
+
 fn parse_bind(text: &str) -> Result<IpAddr, String> {
     parse_bind_address(text).map_err(|e| e.to_string())
 }
@@ -138,9 +203,44 @@ async fn main() -> std::process::ExitCode {
                     max_bytes: audit_max_bytes,
                     keep_days: audit_keep_days,
                 }),
-                models,
+                models: models.or_else(|| {
+                    let store = airlock_appliance::models::default_store_dir();
+                    store.join("manifest.json").is_file().then_some(store)
+                }),
+                chat_dir: None,
             })
             .await
+        }
+        Command::Models { store, command } => {
+            let store = store.unwrap_or_else(airlock_appliance::models::default_store_dir);
+            match command {
+                ModelsCommand::Import { files, name } => {
+                    cli::models::import(&store, &files, name.as_deref())
+                }
+                ModelsCommand::List => cli::models::list(&store),
+                ModelsCommand::Verify { name } => cli::models::verify(&store, name.as_deref()),
+                ModelsCommand::Remove { name } => cli::models::remove(&store, &name),
+                ModelsCommand::Fit {
+                    model,
+                    context,
+                    vram,
+                    binding,
+                    no_f16,
+                    concurrent,
+                    json,
+                } => cli::models::fit_command(
+                    &store,
+                    &cli::models::FitRequest {
+                        model,
+                        context,
+                        vram,
+                        binding,
+                        f16: !no_f16,
+                        concurrent,
+                        json,
+                    },
+                ),
+            }
         }
         Command::Evidence {
             url,

@@ -51,8 +51,10 @@ pub struct ServeOptions {
     pub unshare: Option<PathBuf>,
     /// Audit log rotation size and retention (`None`: 16 MiB segments, kept forever).
     pub audit_rotation: Option<crate::audit::Rotation>,
-    /// Folder of GGUF model files the browser engine may load.
+    /// The model store (or a plain folder of GGUF files) the browser engine may load from.
     pub models: Option<PathBuf>,
+    /// Folder of this workspace's conversations (`None`: beside the default audit folder).
+    pub chat_dir: Option<PathBuf>,
 }
 
 /// The default audit folder for a workspace: under `$XDG_STATE_HOME` (or `~/.local/state`),
@@ -110,6 +112,13 @@ impl Appliance {
                 sandbox_status.detail
             );
         }
+        let models = match options.models.clone() {
+            Some(dir) => Some(Arc::new(
+                tokio::task::spawn_blocking(move || crate::models::ModelStore::open(&dir))
+                    .await??,
+            )),
+            None => None,
+        };
         let (sockets, port) = bind_loopback(&options.bind, options.port).await?;
         let listeners: Vec<SocketAddr> = sockets
             .iter()
@@ -166,6 +175,7 @@ impl Appliance {
                 .append(entry)
                 .context("cannot write the audit log")?;
         }
+        let workspace_root = workspace.root().path().to_path_buf();
         let workspace = Arc::new(workspace);
         let policy = Arc::new(policy);
         let tools = ToolsState {
@@ -176,19 +186,27 @@ impl Appliance {
             audit: audit.log.clone(),
             actor: audit.actor.clone(),
         };
-        let state = ApiState {
-            workspace,
-            launch: Arc::new(LaunchFacts {
-                listeners: listeners.clone(),
-                workspace_name,
-                sandbox: sandbox_status,
-                policy: policy.clone(),
-                session_start_seq,
-            }),
-            audit: audit.log.clone(),
-            sandbox,
-            models: options.models.clone().map(api::models::ModelDir),
-        };
+        let state =
+            ApiState {
+                workspace,
+                launch: Arc::new(LaunchFacts {
+                    listeners: listeners.clone(),
+                    workspace_name,
+                    sandbox: sandbox_status,
+                    policy: policy.clone(),
+                    session_start_seq,
+                }),
+                audit: audit.log.clone(),
+                sandbox,
+                models,
+                chats: Arc::new(
+                    crate::chats::ChatStore::open(&options.chat_dir.clone().unwrap_or_else(|| {
+                        crate::chats::default_chat_dir(workspace_root.as_path())
+                    }))
+                    .context("cannot open the conversation store")?,
+                ),
+                actor: audit.actor.clone(),
+            };
         let router = build_router(state, tools, port, secret.clone(), audit.clone());
         let (stop, stopped) = watch::channel(false);
         let tasks = sockets

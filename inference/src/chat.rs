@@ -1,10 +1,22 @@
-//! Prompt formats: ChatML (Qwen, SmolLM2), Llama 3 chat, and Qwen2.5-Coder's fill-in-the-middle,
-//! chosen from the chat template a GGUF file carries.
+//! Chat prompts rendered from the model's own Jinja chat template
+//! (`tokenizer.chat_template`) by a real Jinja engine, `minijinja`, set up as Hugging Face's
+//! `transformers` sets up Jinja (`trim_blocks`, `lstrip_blocks`, loop controls,
+//! `raise_exception`, Python string methods, a `tojson` with Python's separators) so a
+//! template renders as `apply_chat_template` renders it. Message text is escaped with
+//! [`crate::prompt::plain`] before rendering: only the template's own markers become control
+//! tokens. A model without a template gets [`ChatTemplate::fallback`] (ChatML).
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::{Serde, Value};
+use minijinja::{Environment, Error, ErrorKind, context};
+use serde::Serialize;
+
+use crate::prompt;
 
 /// A chat turn.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Message {
-    /// `system`, `user` or `assistant`.
+    /// `system`, `user`, `assistant` or `tool`.
     pub role: String,
     /// The text.
     pub content: String,
@@ -20,129 +32,234 @@ impl Message {
     }
 }
 
-/// A chat prompt format.
+/// Why a chat prompt could not be rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChatFormat {
-    /// `<|im_start|>role\n…<|im_end|>\n`, with the system prompt the template adds by default.
-    ChatMl {
-        /// System prompt inserted when the conversation has none.
-        default_system: Option<String>,
-    },
-    /// `<|start_header_id|>role<|end_header_id|>\n\n…<|eot_id|>`.
-    Llama3,
+pub struct ChatError(pub String);
+
+impl std::fmt::Display for ChatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "chat template: {}", self.0)
+    }
 }
 
-impl ChatFormat {
-    /// Recognises the format of a Jinja chat template (`tokenizer.chat_template`).
-    pub fn from_template(template: &str) -> Option<Self> {
-        if template.contains("<|start_header_id|>") {
-            return Some(ChatFormat::Llama3);
-        }
-        if !template.contains("<|im_start|>") {
-            return None;
-        }
-        let default_system = ["<|im_start|>system\n", "<|im_start|>system\\n"]
+impl std::error::Error for ChatError {}
+
+/// The documented fallback for models without a template: ChatML, the format of the Qwen
+/// and SmolLM families, with no default system prompt.
+pub const FALLBACK_TEMPLATE: &str = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+/// End-of-turn markers that stop an answer when the template uses them.
+const END_OF_TURN: &[&str] = &[
+    "<|im_end|>",
+    "<|eot_id|>",
+    "<|end_of_text|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+];
+
+/// A model's chat template, compiled once.
+#[derive(Debug)]
+pub struct ChatTemplate {
+    env: Environment<'static>,
+    source: String,
+    bos_token: String,
+    eos_token: String,
+    /// Whether this is [`FALLBACK_TEMPLATE`] rather than the model's own.
+    pub fallback: bool,
+}
+
+impl Clone for ChatTemplate {
+    fn clone(&self) -> Self {
+        Self::build(
+            self.source.clone(),
+            self.bos_token.clone(),
+            self.eos_token.clone(),
+            self.fallback,
+        )
+        .expect("a template that compiled once compiles again")
+    }
+}
+
+impl ChatTemplate {
+    /// Compiles `source` (a Jinja chat template); `bos_token`/`eos_token` are the strings
+    /// templates see under those names.
+    pub fn new(source: &str, bos_token: &str, eos_token: &str) -> Result<Self, ChatError> {
+        Self::build(source.into(), bos_token.into(), eos_token.into(), false)
+    }
+
+    /// [`FALLBACK_TEMPLATE`], for a model that carries no template.
+    pub fn fallback(bos_token: &str, eos_token: &str) -> Self {
+        Self::build(
+            FALLBACK_TEMPLATE.into(),
+            bos_token.into(),
+            eos_token.into(),
+            true,
+        )
+        .expect("the fallback template compiles")
+    }
+
+    fn build(
+        source: String,
+        bos_token: String,
+        eos_token: String,
+        fallback: bool,
+    ) -> Result<Self, ChatError> {
+        let mut env = Environment::new();
+        env.set_syntax(
+            SyntaxConfig::builder()
+                .trim_blocks(true)
+                .lstrip_blocks(true)
+                .build()
+                .expect("the default delimiters are valid"),
+        );
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_function(
+            "raise_exception",
+            |message: String| -> Result<Value, Error> {
+                Err(Error::new(ErrorKind::InvalidOperation, message))
+            },
+        );
+        env.add_filter("tojson", python_json);
+        env.add_template_owned("chat", source.clone())
+            .map_err(|e| ChatError(e.to_string()))?;
+        Ok(Self {
+            env,
+            source,
+            bos_token,
+            eos_token,
+            fallback,
+        })
+    }
+
+    /// The Jinja source.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The prompt for `messages` (message text escaped as plain text; see
+    /// [`crate::prompt`]), ending where the assistant's answer starts when
+    /// `add_generation_prompt` is set.
+    pub fn render(
+        &self,
+        messages: &[Message],
+        add_generation_prompt: bool,
+    ) -> Result<String, ChatError> {
+        let escaped: Vec<Message> = messages
             .iter()
-            .flat_map(|marker| template.match_indices(marker))
-            .find_map(|(at, marker)| {
-                let rest = &template[at + marker.len()..];
-                let text = &rest[..rest.find("<|im_end|>")?];
-                (!text.contains('{') && !text.contains('\'') && !text.is_empty())
-                    .then(|| text.replace("\\n", "\n"))
-            });
-        Some(ChatFormat::ChatMl { default_system })
+            .map(|m| Message::new(&m.role, &prompt::plain(&m.content)))
+            .collect();
+        let template = self
+            .env
+            .get_template("chat")
+            .map_err(|e| ChatError(e.to_string()))?;
+        template
+            .render(context! {
+                messages => Value::from(Serde(escaped)),
+                add_generation_prompt => add_generation_prompt,
+                bos_token => &self.bos_token,
+                eos_token => &self.eos_token,
+            })
+            .map_err(|e| ChatError(e.to_string()))
     }
 
-    /// The prompt text for `messages`, ending where the assistant's answer starts.
-    pub fn render(&self, messages: &[Message]) -> String {
-        let mut out = String::new();
-        match self {
-            ChatFormat::ChatMl { default_system } => {
-                if let Some(system) = default_system
-                    && messages.first().is_none_or(|m| m.role != "system")
-                {
-                    out.push_str(&format!("<|im_start|>system\n{system}<|im_end|>\n"));
-                }
-                for m in messages {
-                    out.push_str(&format!(
-                        "<|im_start|>{}\n{}<|im_end|>\n",
-                        m.role, m.content
-                    ));
-                }
-                out.push_str("<|im_start|>assistant\n");
-            }
-            ChatFormat::Llama3 => {
-                out.push_str("<|begin_of_text|>");
-                for m in messages {
-                    out.push_str(&format!(
-                        "<|start_header_id|>{}<|end_header_id|>\n\n{}<|eot_id|>",
-                        m.role,
-                        m.content.trim()
-                    ));
-                }
-                out.push_str("<|start_header_id|>assistant<|end_header_id|>\n\n");
-            }
-        }
-        out
-    }
-
-    /// Tokens (as text) that end an assistant turn.
-    pub fn stop_tokens(&self) -> &'static [&'static str] {
-        match self {
-            ChatFormat::ChatMl { .. } => &["<|im_end|>", "<|endoftext|>"],
-            ChatFormat::Llama3 => &["<|eot_id|>", "<|end_of_text|>"],
-        }
+    /// Strings of the tokens that end an assistant turn in this template.
+    pub fn stop_markers(&self) -> Vec<&'static str> {
+        END_OF_TURN
+            .iter()
+            .copied()
+            .filter(|m| self.source.contains(m))
+            .collect()
     }
 }
 
-/// Qwen2.5-Coder's fill-in-the-middle prompt: the model writes what goes between.
-pub fn fim_prompt(prefix: &str, suffix: &str) -> String {
-    format!("<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>")
+/// `tojson` as `transformers` defines it: `json.dumps` with Python's `", "` and `": "`
+/// separators, keys in their given order, non-ASCII kept.
+fn python_json(value: &Value) -> Result<Value, Error> {
+    let json = serde_json::to_value(value)
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
+    let mut out = String::new();
+    write_json(&json, &mut out);
+    Ok(Value::from_safe_string(out))
+}
+
+fn write_json(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_json(item, out);
+            }
+            out.push(']');
+        }
+        serde_json::Value::Object(fields) => {
+            out.push('{');
+            for (i, (key, item)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&serde_json::Value::from(key.as_str()).to_string());
+                out.push_str(": ");
+                write_json(item, out);
+            }
+            out.push('}');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prompt::display;
+
+    const SMOLLM2: &str = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
 
     #[test]
-    fn chatml_with_the_templates_default_system_prompt() {
-        let template = "{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}";
-        let format = ChatFormat::from_template(template).unwrap();
+    fn renders_the_models_template_with_its_default_system_prompt() {
+        let template = ChatTemplate::new(SMOLLM2, "<|im_start|>", "<|im_end|>").unwrap();
+        let text = template
+            .render(&[Message::new("user", "Hi")], true)
+            .unwrap();
         assert_eq!(
-            format.render(&[Message::new("user", "Hi")]),
+            display(&text),
             "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
         );
+        assert_eq!(template.stop_markers(), vec!["<|im_end|>"]);
+    }
+
+    #[test]
+    fn message_text_cannot_close_the_turn() {
+        let template = ChatTemplate::fallback("", "");
+        let text = template
+            .render(&[Message::new("user", "x <|im_end|> y")], false)
+            .unwrap();
+        assert_eq!(text.matches("<|im_end|>").count(), 1, "{text:?}");
         assert_eq!(
-            format.render(&[
-                Message::new("system", "Be brief."),
-                Message::new("user", "Hi")
-            ]),
-            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+            display(&text),
+            "<|im_start|>user\nx <|im_end|> y<|im_end|>\n"
         );
     }
 
     #[test]
-    fn default_system_prompt_with_literal_newlines() {
-        let template = "{{ '<|im_start|>system\nYou are Qwen.<|im_end|>\n' }}{{ '<|im_start|>' }}";
-        assert_eq!(
-            ChatFormat::from_template(template),
-            Some(ChatFormat::ChatMl {
-                default_system: Some("You are Qwen.".into())
-            })
-        );
+    fn template_errors_are_errors() {
+        assert!(ChatTemplate::new("{% for %}", "", "").is_err());
+        let raising =
+            ChatTemplate::new("{{ raise_exception('roles must alternate') }}", "", "").unwrap();
+        let error = raising.render(&[], true).unwrap_err();
+        assert!(error.0.contains("roles must alternate"), "{error}");
     }
 
     #[test]
-    fn llama3_and_fim() {
-        let format = ChatFormat::from_template("{{ '<|start_header_id|>' }}").unwrap();
+    fn tojson_uses_pythons_separators() {
+        let template =
+            ChatTemplate::new("{{ {'a': [1, 'é'], 'b': none} | tojson }}", "", "").unwrap();
         assert_eq!(
-            format.render(&[Message::new("user", "Hi ")]),
-            "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+            template.render(&[], false).unwrap(),
+            r#"{"a": [1, "é"], "b": null}"#
         );
-        assert_eq!(
-            fim_prompt("def f(", "):\n"),
-            "<|fim_prefix|>def f(<|fim_suffix|>):\n<|fim_middle|>"
-        );
-        assert_eq!(ChatFormat::from_template("{{ bos_token }}"), None);
     }
 }

@@ -7,11 +7,15 @@
 pub mod chat;
 pub mod config;
 pub mod file_image;
+pub mod fim;
+pub mod fit;
 pub mod generate;
 pub mod gguf;
+#[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod loaded;
 pub mod model;
+pub mod prompt;
 pub mod quant;
 pub mod safetensors;
 pub mod sampling;

@@ -1,7 +1,7 @@
 //! Opening a model file: weights, tokenizer and chat format together, with one error message
 //! for whatever is wrong; natively also starting the CPU or GPU engine on it.
 
-use crate::chat::ChatFormat;
+use crate::chat::{ChatError, ChatTemplate};
 use crate::file_image::FileImage;
 use crate::gguf::{GgufFile, MetaValue};
 use crate::model::{ModelError, Weights, load_gguf};
@@ -22,8 +22,8 @@ pub struct LoadedModel {
     pub weights: Weights,
     /// Its tokenizer.
     pub tokenizer: Tokenizer,
-    /// Its chat format, when the file names one.
-    pub chat: Option<ChatFormat>,
+    /// Its chat template (the documented fallback when the file has none).
+    pub chat: ChatTemplate,
 }
 
 impl LoadedModel {
@@ -46,7 +46,8 @@ impl LoadedModel {
                 weights.config.vocab
             )));
         }
-        let chat = chat_format(&file);
+        let chat =
+            chat_template(&file, &tokenizer).map_err(|e| ModelError::Invalid(e.to_string()))?;
         Ok(Self {
             weights,
             tokenizer,
@@ -63,7 +64,7 @@ impl LoadedModel {
     }
 
     /// Starts an engine with a KV cache of `context` positions.
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(all(feature = "gpu", not(target_arch = "wasm32")))]
     pub fn engine(
         &self,
         kind: EngineKind,
@@ -73,7 +74,7 @@ impl LoadedModel {
     }
 
     /// As `engine`, with the GPU engine's load-time choices (`gpu` is unused by the CPU one).
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(all(feature = "gpu", not(target_arch = "wasm32")))]
     pub fn engine_with(
         &self,
         kind: EngineKind,
@@ -91,24 +92,31 @@ impl LoadedModel {
 
     /// Ids of the chat format's end-of-turn tokens and the tokenizer's end-of-sequence token.
     pub fn stop_tokens(&self) -> Vec<u32> {
-        stop_tokens(self.chat.as_ref(), &self.tokenizer)
+        stop_tokens(&self.chat, &self.tokenizer)
     }
 }
 
-/// The chat format a GGUF file's `tokenizer.chat_template` names, if this engine knows it.
-pub fn chat_format(file: &GgufFile) -> Option<ChatFormat> {
-    file.metadata
+/// The chat template a GGUF file carries (`tokenizer.chat_template`), or the documented
+/// fallback when it has none; a template that does not compile is an error.
+pub fn chat_template(file: &GgufFile, tokenizer: &Tokenizer) -> Result<ChatTemplate, ChatError> {
+    let token = |id: Option<u32>| id.map(|id| tokenizer.token_text(id)).unwrap_or_default();
+    let (bos, eos) = (token(tokenizer.bos), token(tokenizer.eos));
+    match file
+        .metadata
         .get("tokenizer.chat_template")
         .and_then(MetaValue::as_str)
-        .and_then(ChatFormat::from_template)
+    {
+        Some(source) => ChatTemplate::new(source, &bos, &eos),
+        None => Ok(ChatTemplate::fallback(&bos, &eos)),
+    }
 }
 
-/// Ids of `chat`'s end-of-turn tokens and the tokenizer's end-of-sequence token: where an
-/// answer ends.
-pub fn stop_tokens(chat: Option<&ChatFormat>, tokenizer: &Tokenizer) -> Vec<u32> {
+/// Ids of the chat template's end-of-turn tokens and the tokenizer's end-of-sequence token:
+/// where an answer ends.
+pub fn stop_tokens(chat: &ChatTemplate, tokenizer: &Tokenizer) -> Vec<u32> {
     let mut stops: Vec<u32> = chat
-        .iter()
-        .flat_map(|c| c.stop_tokens())
+        .stop_markers()
+        .into_iter()
         .filter_map(|t| tokenizer.token_id(t))
         .collect();
     stops.extend(tokenizer.eos);

@@ -22,6 +22,7 @@ import { markdown } from "@codemirror/lang-markdown";
 import { yaml } from "@codemirror/lang-yaml";
 import { toml } from "@codemirror/legacy-modes/mode/toml";
 import { shell } from "@codemirror/legacy-modes/mode/shell";
+import { inlineCompletion, completion, ghostText, highlight } from "./assist.js";
 
 /** Language support by file name: [display name, extension factory]. */
 const LANGUAGES = [
@@ -40,6 +41,14 @@ const LANGUAGES = [
   [/\.(ya?ml)$/i, "YAML", () => yaml()],
   [/(\.(sh|bash|zsh)|^\.?bashrc|\/\.?bashrc)$/i, "Shell", () => StreamLanguage.define(shell)],
 ];
+
+/** Language support for a code block's tag (`python`, `rs`, `ts`…), by file extension. */
+function languageForTag(tag) {
+  const aliases = { python: "py", rust: "rs", javascript: "js", typescript: "ts", shell: "sh", bash: "sh",
+    golang: "go", "c++": "cpp", markdown: "md", yml: "yaml" };
+  const ext = aliases[tag?.toLowerCase()] ?? tag?.toLowerCase();
+  return ext ? languageFor(`x.${ext}`).extension : null;
+}
 
 function languageFor(path) {
   for (const [pattern, name, make] of LANGUAGES) {
@@ -68,6 +77,7 @@ function baseExtensions(path) {
     keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...historyKeymap,
       ...foldKeymap, ...completionKeymap, indentWithTab]),
     languageSlot.of(languageFor(path).extension),
+    inlineCompletion(),
     EditorView.updateListener.of((update) => {
       if (current !== path) return;
       if (update.docChanged) {
@@ -152,4 +162,36 @@ globalThis.airlockEditor = {
   language(path) { return tabs.get(path)?.language ?? "Plain Text"; },
   /** Moves keyboard focus into the editor. */
   focus() { view?.focus(); },
+  /** The active tab's path, or null. */
+  current() { return current; },
+  /** The active tab's selection: `{ path, text, fromLine, toLine }`, or null when empty. */
+  selection() {
+    if (!current || !view) return null;
+    const { from, to } = view.state.selection.main;
+    if (from === to) return null;
+    return { path: current, text: view.state.sliceDoc(from, to), fromLine: view.state.doc.lineAt(from).number,
+      toLine: view.state.doc.lineAt(to).number, from, to };
+  },
+  /** Inserts `text` at the active tab's cursor (replacing a selection); false without a tab. */
+  insertAtCursor(text) {
+    if (!current || !view) return false;
+    const { from, to } = view.state.selection.main;
+    view.dispatch({ changes: { from, to, insert: text }, selection: { anchor: from + text.length }, userEvent: "input.assistant" });
+    view.focus();
+    return true;
+  },
+  /** Sets an open tab's text (undoable, marked unsaved), e.g. an applied edit before saving. */
+  setContent(path, content) {
+    if (path !== current && !activate(path)) return false;
+    view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: content }, userEvent: "input.assistant" });
+    return true;
+  },
+  /** Inline completion: `{ provider(path, prefix, suffix, signal), debounceMs, enabled, onStatus(status) }`. */
+  setCompletion(options) {
+    Object.assign(completion, options, { pathOf: () => current });
+  },
+  /** The ghost text shown now, or null. */
+  ghostText() { return view ? ghostText(view) : null; },
+  /** A chat code block as highlighted HTML (escaped; spans with `tok-*` classes). */
+  highlight(code, tag) { return highlight(code, languageForTag(tag)); },
 };

@@ -50,6 +50,7 @@ impl TestAppliance {
             bind: Vec::new(),
             token_file: None,
             audit_dir: Some(outer.path().join("audit")),
+            chat_dir: Some(outer.path().join("chats")),
             ..Default::default()
         };
         adjust(&mut options);
@@ -156,6 +157,29 @@ impl RawRequest {
     pub fn body(mut self, body: Vec<u8>) -> Self {
         self.body = body;
         self
+    }
+
+    /// Sends the request and returns every byte that arrived before the connection ended,
+    /// cleanly or not (for responses the appliance breaks off on purpose).
+    pub async fn send_lenient(&self, port: u16) -> Vec<u8> {
+        let mut stream = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect to appliance");
+        let mut head = format!("{} {} {}\r\n", self.method, self.target, self.version);
+        for (name, value) in &self.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("Connection: close\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        let mut buffer = vec![0u8; 1 << 16];
+        while let Ok(n) = stream.read(&mut buffer).await {
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buffer[..n]);
+        }
+        raw
     }
 
     /// Sends the request over a fresh loopback connection and reads the whole response.

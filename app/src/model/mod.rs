@@ -1,5 +1,8 @@
 //! Plain data the IDE keeps in signals: no browser APIs here, so it is unit-tested natively.
 
 pub mod airgap;
+pub mod chat;
+pub mod completion;
+pub mod markdown;
 pub mod tabs;
 pub mod tree;

@@ -88,6 +88,19 @@ impl TreeModel {
         self.children.get(dir).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// Every file's path, sorted (for the chat's `@` picker).
+    pub fn files(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .children
+            .values()
+            .flatten()
+            .filter(|n| n.kind == NodeKind::File)
+            .map(|n| n.path.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
     /// The kind of the entry at `path`, if listed.
     pub fn kind_of(&self, path: &str) -> Option<NodeKind> {
         self.children(parent_of(path))

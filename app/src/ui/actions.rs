@@ -95,6 +95,11 @@ pub fn save_active(state: IdeState) {
     save(state, tab.path, tab.version);
 }
 
+/// Saves an open tab through the versioned write (a conflict opens the conflict prompt).
+pub fn save_path(state: IdeState, path: String, base_version: Option<String>) {
+    save(state, path, base_version);
+}
+
 fn save(state: IdeState, path: String, base_version: Option<String>) {
     let Some(content) = editor::content(&path) else {
         return;

@@ -100,6 +100,13 @@ fn bind_shortcuts(state: IdeState) {
         if command && !event.alt_key() && event.key().eq_ignore_ascii_case("s") {
             event.prevent_default();
             actions::save_active(state);
+        } else if command && !event.alt_key() && event.key().eq_ignore_ascii_case("l") {
+            event.prevent_default();
+            state
+                .assistant
+                .pane
+                .set(Some(super::assistant::state::Pane::Chat));
+            request_animation_frame(super::assistant::chat::focus_input);
         } else if command && event.key() == "`" {
             event.prevent_default();
             state.terminal_open.update(|open| *open = !*open);

@@ -1,6 +1,7 @@
 //! The IDE layout: top bar, file tree, tabs + editor, status bar, and the conflict prompt.
 
-mod actions;
+pub(crate) mod actions;
+pub mod assistant;
 mod conflict;
 mod editor_pane;
 mod evidence;
@@ -73,6 +74,8 @@ pub struct IdeState {
     pub terminal_running: RwSignal<bool>,
     /// Whether the Evidence view is shown.
     pub evidence_open: RwSignal<bool>,
+    /// The assistant: models, chat, inline completion.
+    pub assistant: assistant::state::AssistantState,
 }
 
 impl IdeState {
@@ -93,6 +96,7 @@ impl IdeState {
             terminal: RwSignal::new(Vec::new()),
             terminal_running: RwSignal::new(false),
             evidence_open: RwSignal::new(false),
+            assistant: assistant::state::AssistantState::new(),
         }
     }
 
@@ -120,8 +124,9 @@ pub fn Ide() -> impl IntoView {
     provide_context(state);
     live::start(state);
     actions::refresh_tree(state);
+    crate::assistant::inline::install(state);
     view! {
-        <div class="ide">
+        <div class="ide" class:with-assistant=move || state.assistant.pane.get().is_some()>
             <topbar::TopBar/>
             <sidebar::Sidebar/>
             <main class="main">
@@ -129,9 +134,11 @@ pub fn Ide() -> impl IntoView {
                 <editor_pane::EditorPane/>
                 <terminal::TerminalPanel/>
             </main>
+            <assistant::AssistantPanel/>
             <statusbar::StatusBar/>
             <conflict::ConflictDialog/>
             <evidence::EvidenceView/>
+            <assistant::apply::ApplyDialog/>
         </div>
     }
 }

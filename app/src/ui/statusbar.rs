@@ -3,6 +3,40 @@
 use leptos::prelude::*;
 
 use super::IdeState;
+use super::assistant::state::CompletionStatus;
+
+fn completion_state(state: IdeState) -> &'static str {
+    match state.assistant.completion.get() {
+        CompletionStatus::Idle => "idle",
+        CompletionStatus::Running => "running",
+        CompletionStatus::Shown { .. } => "shown",
+        CompletionStatus::Empty { .. } => "empty",
+        CompletionStatus::Cancelled { .. } => "cancelled",
+        CompletionStatus::Off(_) => "off",
+    }
+}
+
+fn completion_text(state: IdeState) -> String {
+    let last = state
+        .assistant
+        .last_completion_ms
+        .get()
+        .map(|ms| format!(" · last {ms:.0} ms"))
+        .unwrap_or_default();
+    match state.assistant.completion.get() {
+        CompletionStatus::Idle => String::new(),
+        CompletionStatus::Running => format!("Completing…{last}"),
+        CompletionStatus::Shown { ms } => format!("Completion in {ms:.0} ms (Tab accepts)"),
+        CompletionStatus::Empty { ms } => format!("No completion ({ms:.0} ms)"),
+        CompletionStatus::Cancelled { tokens } => {
+            format!(
+                "Completion cancelled: the engine stopped after {tokens} token{}{last}",
+                if tokens == 1 { "" } else { "s" }
+            )
+        }
+        CompletionStatus::Off(why) => format!("Completion off: {why}"),
+    }
+}
 
 /// Status bar component.
 #[component]
@@ -22,6 +56,7 @@ pub fn StatusBar() -> impl IntoView {
                 {move || state.status.with(|s| s.text.clone())}
             </span>
             <span class="spacer"></span>
+            <span class="completion-status" data-state=move || completion_state(state)>{move || completion_text(state)}</span>
             <span
                 class="csp"
                 data-blocked=move || state.csp_blocked.with(|b| b.len().to_string())

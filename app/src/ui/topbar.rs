@@ -3,6 +3,17 @@
 use leptos::prelude::*;
 
 use super::IdeState;
+use super::assistant::state::Pane;
+
+/// Shows `pane`, or hides the assistant when it is already shown.
+fn toggle(state: IdeState, pane: Pane) {
+    let current = state.assistant.pane;
+    current.set(if current.get_untracked() == Some(pane) {
+        None
+    } else {
+        Some(pane)
+    });
+}
 
 /// Top bar component.
 #[component]
@@ -18,6 +29,8 @@ pub fn TopBar() -> impl IntoView {
             <Show when=audit_down>
                 <span class="alert" role="alert">"The audit log cannot be written — changes are refused until it can"</span>
             </Show>
+            <button class="icon-button chat-toggle" title="Chat (Ctrl+L)" on:click=move |_| toggle(state, Pane::Chat)>"Chat"</button>
+            <button class="icon-button models-toggle" title="Models" on:click=move |_| toggle(state, Pane::Models)>"Models"</button>
             <button class="icon-button terminal-toggle" title="Terminal (Ctrl+`)" on:click=move |_| state.terminal_open.update(|o| *o = !*o)>
                 "Terminal"
             </button>

@@ -1,6 +1,7 @@
 //! The authenticated JSON API the IDE talks to. Handlers only translate HTTP to workspace
 //! calls; guard, authentication and headers are the layers' job.
 
+pub mod chats;
 pub mod events;
 pub mod evidence;
 pub mod fs;
@@ -10,6 +11,7 @@ pub mod status;
 
 use std::sync::Arc;
 
+use airlock_protocol::routes;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -29,8 +31,12 @@ pub struct ApiState {
     pub audit: Arc<AuditLog>,
     /// The command sandbox, whose running commands the status and evidence include.
     pub sandbox: crate::sandbox::Sandbox,
-    /// The `--models` folder, if any.
-    pub models: Option<models::ModelDir>,
+    /// The model store (`--models`), if any.
+    pub models: Option<Arc<crate::models::ModelStore>>,
+    /// This workspace's conversations.
+    pub chats: Arc<crate::chats::ChatStore>,
+    /// The session id audit records name (never the token).
+    pub actor: String,
 }
 
 /// Largest request body: a maximal file, JSON-escaped, plus room for the other fields.
@@ -40,8 +46,12 @@ pub const MAX_BODY_BYTES: usize = (MAX_EDITABLE_BYTES as usize) * 2 + 64 * 1024;
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/api/status", get(status::report))
-        .route("/api/models", get(models::list))
-        .route("/api/models/file", get(models::file))
+        .route(routes::MODELS, get(models::list))
+        .route(routes::MODEL_FILE, get(models::file))
+        .route(routes::CHATS, get(chats::list).post(chats::save))
+        .route(routes::CHAT, get(chats::get))
+        .route(routes::CHAT_DELETE, post(chats::delete))
+        .route(routes::ASSISTANT_LOG, post(chats::log))
         .route("/api/events", get(events::connect))
         .route("/api/evidence", get(evidence::view))
         .route("/api/evidence/pack", get(evidence::export_pack))

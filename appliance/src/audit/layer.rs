@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use airlock_protocol::routes;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
@@ -38,8 +39,13 @@ pub fn action_for(method: &Method, path: &str) -> Option<String> {
         ("GET", "/api/evidence") => "evidence.view",
         ("POST", "/api/guard/system_prompt") => "guard.system_prompt",
         ("GET", "/api/evidence/pack") => "evidence.export",
-        ("GET", "/api/models") => "model.list",
-        ("GET", "/api/models/file") => "model.load",
+        ("GET", routes::MODELS) => "model.list",
+        ("GET", routes::MODEL_FILE) => "model.load",
+        ("GET", routes::CHATS) => "chat.list",
+        ("POST", routes::CHATS) => "chat.save",
+        ("GET", routes::CHAT) => "chat.open",
+        ("POST", routes::CHAT_DELETE) => "chat.delete",
+        ("POST", routes::ASSISTANT_LOG) => "assistant.log",
         ("POST", p) if p.starts_with("/api/tools/") => {
             return Some(format!("tool.{}", &p["/api/tools/".len()..]));
         }

@@ -2,4 +2,5 @@
 
 pub mod audit;
 pub mod evidence;
+pub mod models;
 pub mod serve;

@@ -5,7 +5,8 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
-use airlock_inference::chat::{Message, fim_prompt};
+use airlock_inference::chat::Message;
+use airlock_inference::fim::FimFormat;
 use airlock_inference::generate::{Request, generate};
 use airlock_inference::gpu::GpuOptions;
 use airlock_inference::gpu::kernels::KvPrecision;
@@ -118,32 +119,29 @@ fn run(options: &Options) -> Result<(), String> {
             },
         )
         .map_err(|e| e.to_string())?;
-    let text = if let Some(suffix) = &options.fim_suffix {
-        if loaded.tokenizer.token_id("<|fim_middle|>").is_none() {
-            return Err("this model has no fill-in-the-middle tokens".into());
-        }
-        fim_prompt(&options.prompt, suffix)
+    let tokenizer = &loaded.tokenizer;
+    let prompt = if let Some(suffix) = &options.fim_suffix {
+        let format =
+            FimFormat::detect(tokenizer).ok_or("this model has no fill-in-the-middle tokens")?;
+        tokenizer.prompt_ids(&format.prompt(&options.prompt, suffix))
     } else if options.chat {
-        let format = loaded
+        let text = loaded
             .chat
-            .clone()
-            .ok_or("this model file carries no chat template this engine knows")?;
-        format.render(&[Message::new("user", &options.prompt)])
+            .render(&[Message::new("user", &options.prompt)], true)
+            .map_err(|e| e.to_string())?;
+        tokenizer.prompt_ids(&text)
     } else {
-        options.prompt.clone()
-    };
-    let mut prompt = Vec::new();
-    if loaded.tokenizer.add_bos
-        && let Some(bos) = loaded.tokenizer.bos
-    {
-        prompt.push(bos);
+        let mut ids: Vec<u32> = tokenizer
+            .bos
+            .filter(|_| tokenizer.add_bos)
+            .into_iter()
+            .collect();
+        tokenizer.encode_with_special(&options.prompt).map(|more| {
+            ids.extend(more);
+            ids
+        })
     }
-    prompt.extend(
-        loaded
-            .tokenizer
-            .encode_with_special(&text)
-            .map_err(|e| e.to_string())?,
-    );
+    .map_err(|e| e.to_string())?;
     let request = Request {
         prompt,
         max_tokens: options.max_tokens,

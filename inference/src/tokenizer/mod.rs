@@ -284,12 +284,47 @@ impl Tokenizer {
     }
 
     /// Encodes text in which special-token strings (e.g. `<|im_start|>`) become their ids,
-    /// as chat templates need.
+    /// as raw prompts typed by a developer need. Prompts built from templates and user text
+    /// use [`Tokenizer::encode_prompt`] instead.
     pub fn encode_with_special(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
         if let Some(hf) = &self.hf {
             return hf.encode(text, true);
         }
         let mut out = Vec::new();
+        self.split_special(text, &mut out, |fragment, out| {
+            self.encode_fragment(fragment, true, out);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Encodes a prompt built by `chat` or `fim`: special-token strings of the builder become
+    /// their ids, while text escaped with [`crate::prompt::plain`] (file contents, selections,
+    /// what the user typed) is encoded as plain text whatever it contains.
+    pub fn encode_prompt(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
+        let mut out = Vec::new();
+        self.split_special(text, &mut out, |fragment, out| {
+            let fragment = crate::prompt::display(fragment);
+            if fragment.is_empty() {
+                return Ok(());
+            }
+            match &self.hf {
+                Some(hf) => out.extend(hf.encode(&fragment, false)?),
+                None => self.encode_fragment(&fragment, true, out),
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Splits `text` at special-token strings (leftmost, then longest): each becomes its id,
+    /// and `fragment` encodes the text between them.
+    fn split_special(
+        &self,
+        text: &str,
+        out: &mut Vec<u32>,
+        mut fragment: impl FnMut(&str, &mut Vec<u32>) -> Result<(), TokenizerError>,
+    ) -> Result<(), TokenizerError> {
         let mut rest = text;
         while !rest.is_empty() {
             let next = self
@@ -299,17 +334,17 @@ impl Tokenizer {
                 .min_by_key(|(at, len, _)| (*at, std::cmp::Reverse(*len)));
             match next {
                 Some((at, len, id)) => {
-                    self.encode_fragment(&rest[..at], true, &mut out);
+                    fragment(&rest[..at], out)?;
                     out.push(id);
                     rest = &rest[at + len..];
                 }
                 None => {
-                    self.encode_fragment(rest, true, &mut out);
+                    fragment(rest, out)?;
                     break;
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     fn encode_piece(&self, piece: &str, out: &mut Vec<u32>) {
@@ -344,6 +379,24 @@ impl Tokenizer {
     /// The id of a vocabulary entry given as its text (e.g. `<|im_end|>` for a stop token).
     pub fn token_id(&self, text: &str) -> Option<u32> {
         self.ids.get(text).copied()
+    }
+
+    /// The vocabulary entry of `id` as text (e.g. `<|im_start|>`), as templates name it.
+    pub fn token_text(&self, id: u32) -> String {
+        self.tokens.get(id as usize).cloned().unwrap_or_default()
+    }
+
+    /// Prompt ids for text built by `chat` or `fim` ([`Tokenizer::encode_prompt`]), with the
+    /// BOS token first where the model wants one and the text does not already start with it.
+    pub fn prompt_ids(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
+        let mut ids = self.encode_prompt(text)?;
+        if self.add_bos
+            && let Some(bos) = self.bos
+            && ids.first() != Some(&bos)
+        {
+            ids.insert(0, bos);
+        }
+        Ok(ids)
     }
 
     /// Whether `id` is a control or user-defined token (rendered as its literal text).

@@ -1,0 +1,158 @@
+//! One interface for "generate" — chat and inline completion alike. Today it runs on the
+//! in-browser engine (the model kept loaded by `generation`); a team server plugs in here.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use airlock_inference::chat::Message;
+use airlock_inference::generate::{Generator, Request, StopReason};
+use airlock_inference::loaded::stop_tokens;
+use airlock_inference::prompt::{display, plain};
+use airlock_inference::sampling::SamplingParams;
+
+use crate::api::js_error_text;
+use crate::engine::LoadOptions;
+use crate::generation::{drive, give_back, take};
+
+/// What to generate from.
+#[derive(Debug, Clone)]
+pub enum Prompt {
+    /// Chat messages, rendered with the model's template.
+    Chat(Vec<Message>),
+    /// Fill in the middle between `prefix` and `suffix` (prefix-only where the model has no
+    /// FIM tokens).
+    Complete {
+        /// Text before the cursor.
+        prefix: String,
+        /// Text after it.
+        suffix: String,
+    },
+}
+
+/// How to generate.
+#[derive(Debug, Clone)]
+pub struct Params {
+    /// Most tokens to write.
+    pub max_tokens: usize,
+    /// 0 is greedy.
+    pub temperature: f32,
+    /// Strings that end the answer.
+    pub stop: Vec<String>,
+}
+
+/// What a generation produced.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// The text written.
+    pub text: String,
+    /// The prompt as the model saw it (markers and all), for "show prompt".
+    pub prompt_text: String,
+    /// Prompt tokens.
+    pub prompt_tokens: usize,
+    /// Tokens written.
+    pub output_tokens: usize,
+    /// The model's context size.
+    pub context: usize,
+    /// `max_tokens`, `stop_token`, `stop_string`, `context_full`, `cancelled`.
+    pub stop: &'static str,
+    /// Milliseconds from the call to the first text (the model load included).
+    pub first_text_ms: f64,
+    /// Milliseconds of the whole call.
+    pub total_ms: f64,
+    /// Milliseconds spent writing tokens after the prompt.
+    pub decode_ms: f64,
+}
+
+fn stop_name(reason: StopReason) -> &'static str {
+    match reason {
+        StopReason::MaxTokens => "max_tokens",
+        StopReason::StopToken => "stop_token",
+        StopReason::StopString => "stop_string",
+        StopReason::ContextFull => "context_full",
+        StopReason::Cancelled => "cancelled",
+    }
+}
+
+/// Runs one generation on `model`; `on_text` receives each new piece; setting `cancel`
+/// stops decoding at the next token.
+pub async fn generate(
+    model: &str,
+    prompt: Prompt,
+    params: Params,
+    cancel: Rc<Cell<bool>>,
+    on_text: &mut dyn FnMut(&str),
+) -> Result<Outcome, String> {
+    let started = js_sys::Date::now();
+    let (mut loaded, _) = take(model, &LoadOptions::default())
+        .await
+        .map_err(|e| js_error_text(&e))?;
+    let result = async {
+        let tokenizer = &loaded.tokenizer;
+        let (text, mut stops) = match &prompt {
+            Prompt::Chat(messages) => (
+                loaded
+                    .chat
+                    .render(messages, true)
+                    .map_err(|e| e.to_string())?,
+                stop_tokens(&loaded.chat, tokenizer),
+            ),
+            Prompt::Complete { prefix, suffix } => match loaded.fim {
+                Some(format) => (
+                    format.prompt(prefix, suffix),
+                    format
+                        .stop_markers()
+                        .iter()
+                        .filter_map(|m| tokenizer.token_id(m))
+                        .collect(),
+                ),
+                None => (plain(prefix), Vec::new()),
+            },
+        };
+        stops.extend(tokenizer.eos);
+        let request = Request {
+            prompt: tokenizer.prompt_ids(&text).map_err(|e| e.to_string())?,
+            max_tokens: params.max_tokens,
+            sampling: SamplingParams {
+                temperature: params.temperature,
+                ..SamplingParams::default()
+            },
+            stop_tokens: stops,
+            stop_strings: params.stop.clone(),
+        };
+        let context = loaded.gpu.capacity();
+        let mut generator = Generator::new(&request, context).map_err(|e| e.to_string())?;
+        let mut first_text_ms = 0.0;
+        let mut emit = |piece: &str| {
+            if !piece.is_empty() {
+                if first_text_ms == 0.0 {
+                    first_text_ms = js_sys::Date::now() - started;
+                }
+                on_text(piece);
+            }
+        };
+        let (stop, timing) = drive(
+            &mut loaded.gpu,
+            &loaded.tokenizer,
+            &mut generator,
+            || cancel.get(),
+            &mut emit,
+        )
+        .await
+        .map_err(|e| js_error_text(&e))?;
+        let generation = generator.finish(stop, &mut emit, 0.0, 0.0);
+        Ok(Outcome {
+            text: generation.text,
+            prompt_text: display(&text),
+            prompt_tokens: request.prompt.len(),
+            output_tokens: generation.tokens.len(),
+            context,
+            stop: stop_name(generation.stop),
+            first_text_ms,
+            total_ms: js_sys::Date::now() - started,
+            decode_ms: timing.decode_ms,
+        })
+    }
+    .await;
+    give_back(model, loaded);
+    result
+}

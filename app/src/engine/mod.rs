@@ -1,0 +1,405 @@
+//! The in-browser inference engine (airlock-inference on WebGPU), exposed to the page as
+//! `globalThis.airlockEngine.greedy(modelName, prompt, maxTokens, options?)`: streams a model
+//! the appliance serves from its `--models` folder onto the GPU tensor by tensor (the wasm heap
+//! holds the header and about one tensor, never the file), runs greedy decoding and resolves
+//! with the tokens, the text and timings. The browser e2e suite checks its tokens against the
+//! native engine's. `generation.rs` adds `generate` (sampling, stops, streaming, cancellation)
+//! over models it keeps loaded.
+
+pub mod cache;
+pub mod stream;
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use airlock_inference::chat::ChatTemplate;
+use airlock_inference::fim::FimFormat;
+use airlock_inference::generate::{Generator, Request, StopReason};
+use airlock_inference::gpu::kernels::MatvecShape;
+use airlock_inference::gpu::{GpuModel, GpuOptions};
+use airlock_inference::loaded::chat_template;
+use airlock_inference::model::load_gguf_layout;
+use airlock_inference::sampling::SamplingParams;
+use airlock_inference::tokenizer::Tokenizer;
+use airlock_protocol::models::{ModelHealth, ModelList, ModelSummary};
+use airlock_protocol::routes;
+use js_sys::{Array, Object, Promise, Reflect};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
+
+use crate::generation::drive;
+use stream::{ModelStream, OnProgress};
+
+/// KV cache positions the page engine allocates.
+pub(crate) const CONTEXT: usize = 1024;
+
+pub(crate) fn error(message: impl std::fmt::Display) -> JsValue {
+    JsValue::from(js_sys::Error::new(&message.to_string()))
+}
+
+/// What a load is told besides the model's name.
+#[derive(Clone, Default)]
+pub(crate) struct LoadOptions {
+    /// The kernel shape, when forced (`options.shape`).
+    pub shape: Option<MatvecShape>,
+    /// Called as bytes arrive and tensors land.
+    pub on_progress: Option<OnProgress>,
+    /// Set to stop the load.
+    pub cancel: Option<Rc<Cell<bool>>>,
+}
+
+impl LoadOptions {
+    /// From a JS options object (`shape`).
+    pub fn from_js(options: &JsValue) -> Self {
+        let shape = Reflect::get(options, &"shape".into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .and_then(|s| match s.as_str() {
+                "thread" => Some(MatvecShape::Thread),
+                "workgroup" => Some(MatvecShape::Workgroup),
+                _ => None,
+            });
+        Self {
+            shape,
+            ..Self::default()
+        }
+    }
+}
+
+/// A model on the page's GPU with what generating from it needs.
+pub(crate) struct Loaded {
+    /// The model and its KV cache.
+    pub gpu: GpuModel,
+    /// Its tokenizer.
+    pub tokenizer: Tokenizer,
+    /// Its chat template (or the documented fallback).
+    pub chat: ChatTemplate,
+    /// Its fill-in-the-middle format, if its vocabulary has one.
+    pub fim: Option<FimFormat>,
+    /// Largest number of file bytes the page held at once while loading.
+    pub peak: usize,
+    /// Adapter name and the browser's vendor/architecture.
+    pub adapter: String,
+    /// Whether the bytes came from the browser's cache.
+    pub from_cache: bool,
+    /// Why the model was not kept in the browser's cache, if it was not.
+    pub cache_note: Option<String>,
+}
+
+/// Why a load from one source failed.
+enum Failure {
+    /// The bytes did not hash to the manifest's SHA-256.
+    Mismatch,
+    /// Anything else, said in plain words.
+    Other(JsValue),
+}
+
+impl From<JsValue> for Failure {
+    fn from(e: JsValue) -> Self {
+        Failure::Other(e)
+    }
+}
+
+/// The store's record of `name`, if the appliance lists it.
+pub(crate) async fn lookup(name: &str) -> Option<ModelSummary> {
+    let list: ModelList = crate::api::get_typed(routes::MODELS).await.ok()?;
+    list.models.into_iter().find(|m| m.record.name == name)
+}
+
+/// Loads model `name` (JS options object: `shape`).
+pub(crate) async fn load(name: &str, options: &JsValue) -> Result<Loaded, JsValue> {
+    load_with(name, &LoadOptions::from_js(options)).await
+}
+
+/// Loads model `name`: from the browser's cache when it holds bytes with the manifest's
+/// SHA-256, else from the appliance (keeping a copy in the cache on the way). Bytes that do
+/// not hash to the manifest's SHA-256 are never used: a bad cache entry is dropped and the
+/// model fetched again; a bad download is an error.
+pub(crate) async fn load_with(name: &str, options: &LoadOptions) -> Result<Loaded, JsValue> {
+    let summary = lookup(name).await;
+    if let Some(summary) = &summary
+        && let ModelHealth::Damaged { reason } = &summary.health
+    {
+        return Err(error(format!(
+            "the appliance refused model {name:?}: it is damaged ({reason})"
+        )));
+    }
+    let sha = summary.as_ref().map(|s| s.record.sha256.clone());
+    if let Some(sha) = &sha
+        && let Some(cached) = cache::find(sha).await
+    {
+        let total = summary.as_ref().map_or(0, |s| s.record.bytes);
+        match load_from(&cached, total, Some(sha), true, options).await {
+            Ok(loaded) => return Ok(loaded),
+            Err(Failure::Mismatch) => cache::drop_entry(sha).await,
+            Err(Failure::Other(e)) => return Err(e),
+        }
+    }
+    let window = web_sys::window().ok_or_else(|| error("no window"))?;
+    let url = format!(
+        "{}?path={}",
+        routes::MODEL_FILE,
+        js_sys::encode_uri_component(name)
+    );
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(&url))
+        .await?
+        .dyn_into()?;
+    if !response.ok() {
+        let status = response.status();
+        let text = JsFuture::from(response.text()?)
+            .await?
+            .as_string()
+            .unwrap_or_default();
+        let message = serde_json::from_str::<crate::api::ErrorBody>(&text)
+            .map(|b| format!(" — {}", b.message))
+            .unwrap_or_default();
+        return Err(error(format!(
+            "the appliance refused model {name:?}: HTTP {status}{message}"
+        )));
+    }
+    let total = response
+        .headers()
+        .get("content-length")?
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| error("the model download has no length"))?;
+    // Keep a copy in the cache while reading: the body is split in two streams.
+    let (response, stored) = match (&sha, response.body()) {
+        (Some(sha), Some(body)) => {
+            let branches = body.tee();
+            let reading: web_sys::ReadableStream = branches.get(0).dyn_into()?;
+            let keeping: web_sys::ReadableStream = branches.get(1).dyn_into()?;
+            let stored = cache::store(sha, &keeping).await;
+            let response = web_sys::Response::new_with_opt_readable_stream(Some(&reading))?;
+            (response, Some(stored))
+        }
+        _ => (response, None),
+    };
+    let result = load_from(&response, total, sha.as_deref(), false, options).await;
+    let mut loaded = match result {
+        Ok(loaded) => loaded,
+        Err(failure) => {
+            if let Some(sha) = &sha {
+                cache::drop_entry(sha).await;
+            }
+            let damaged = match lookup(name).await.map(|s| s.health) {
+                Some(ModelHealth::Damaged { reason }) => Some(reason),
+                _ => None,
+            };
+            return Err(match (failure, damaged) {
+                (_, Some(reason)) => error(format!(
+                    "model {name:?} is damaged and was not used: {reason}"
+                )),
+                (Failure::Mismatch, None) => error(format!(
+                    "the bytes of model {name:?} do not match its SHA-256; it was not used"
+                )),
+                (Failure::Other(e), None) => e,
+            });
+        }
+    };
+    loaded.cache_note = match stored {
+        Some(Ok(promise)) => match JsFuture::from(promise).await {
+            Ok(_) => None,
+            Err(e) => Some(format!(
+                "not kept in the browser's cache: {}",
+                crate::api::js_error_text(&e)
+            )),
+        },
+        Some(Err(e)) => Some(format!(
+            "not kept in the browser's cache: {}",
+            crate::api::js_error_text(&e)
+        )),
+        None => Some("not kept in the browser's cache: the appliance does not list it".into()),
+    };
+    if loaded.cache_note.is_some()
+        && let Some(sha) = &sha
+    {
+        cache::drop_entry(sha).await;
+    }
+    Ok(loaded)
+}
+
+/// Streams a GGUF model from `response` straight onto the GPU: the header first (shapes,
+/// tokenizer), then each tensor's bytes into its buffers as they arrive; then the hash.
+async fn load_from(
+    response: &web_sys::Response,
+    total: u64,
+    sha256: Option<&str>,
+    from_cache: bool,
+    options: &LoadOptions,
+) -> Result<Loaded, Failure> {
+    let mut stream = ModelStream::new(
+        response,
+        total,
+        from_cache,
+        options.on_progress.clone(),
+        options.cancel.clone(),
+    )?;
+    let file = stream.header().await?;
+    let weights = load_gguf_layout(&file).map_err(error)?;
+    let tokenizer = Tokenizer::from_gguf(&file).map_err(error)?;
+    let chat = chat_template(&file, &tokenizer).map_err(error)?;
+    let fim = FimFormat::detect(&tokenizer);
+    let architecture = adapter_architecture().await;
+    let gpu_options = GpuOptions {
+        matvec_shape: Some(options.shape.unwrap_or_else(|| shape_for(&architecture))),
+        ..GpuOptions::default()
+    };
+    let mut gpu = GpuModel::new(&weights, CONTEXT, gpu_options)
+        .await
+        .map_err(|e| error(format!("the model could not be placed on the GPU: {e}")))?;
+    drop(weights);
+    let mut tensors = file.tensors.clone();
+    tensors.sort_by_key(|t| t.file_offset);
+    for tensor in &tensors {
+        let bytes = stream.range(tensor.file_offset, tensor.byte_len).await?;
+        gpu.write_tensor(&tensor.name, tensor.ggml_type, bytes)
+            .map_err(error)?;
+        stream.tensor_placed(tensors.len());
+    }
+    let missing = gpu.missing_tensors();
+    if !missing.is_empty() {
+        return Err(error(format!("the model file lacks {}", missing.join(", "))).into());
+    }
+    let (hash, peak) = stream.finish().await?;
+    if sha256.is_some_and(|expected| expected != hash) {
+        return Err(Failure::Mismatch);
+    }
+    let adapter = format!("{} {architecture}", gpu.adapter());
+    Ok(Loaded {
+        gpu,
+        tokenizer,
+        chat,
+        fim,
+        peak,
+        adapter,
+        from_cache,
+        cache_note: None,
+    })
+}
+
+/// Prompt token ids: a string is tokenized (special tokens parsed), an array is taken as ids.
+pub(crate) fn prompt_ids(tokenizer: &Tokenizer, prompt: &JsValue) -> Result<Vec<u32>, JsValue> {
+    if let Some(text) = prompt.as_string() {
+        let mut ids = Vec::new();
+        if tokenizer.add_bos
+            && let Some(bos) = tokenizer.bos
+        {
+            ids.push(bos);
+        }
+        ids.extend(tokenizer.encode_with_special(&text).map_err(error)?);
+        return Ok(ids);
+    }
+    let array: Array = prompt
+        .clone()
+        .dyn_into()
+        .map_err(|_| error("the prompt is a string or an array of token ids"))?;
+    array
+        .iter()
+        .map(|v| {
+            v.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < f64::from(u32::MAX))
+                .map(|f| f as u32)
+                .ok_or_else(|| error("token ids are non-negative integers"))
+        })
+        .collect()
+}
+
+/// The browser's own description of its WebGPU adapter (`vendor/architecture`, e.g.
+/// `google/swiftshader`), which wgpu does not pass through.
+async fn adapter_architecture() -> String {
+    let lookup = async {
+        let gpu = Reflect::get(&js_sys::global(), &"navigator".into())
+            .ok()
+            .and_then(|n| Reflect::get(&n, &"gpu".into()).ok())?;
+        let request: js_sys::Function = Reflect::get(&gpu, &"requestAdapter".into())
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        let promise: Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
+        let adapter = JsFuture::from(promise).await.ok()?;
+        let info = Reflect::get(&adapter, &"info".into()).ok()?;
+        let field = |key: &str| {
+            Reflect::get(&info, &key.into())
+                .ok()
+                .and_then(|v| v.as_string())
+                .unwrap_or_default()
+        };
+        Some(format!("{}/{}", field("vendor"), field("architecture")))
+    };
+    lookup.await.unwrap_or_default()
+}
+
+/// Thread-per-row kernels on software adapters (SwiftShader), workgroup-per-row elsewhere
+/// (`options.shape`, "thread" | "workgroup", overrides for measurements).
+fn shape_for(architecture: &str) -> MatvecShape {
+    if architecture.contains("swiftshader") {
+        MatvecShape::Thread
+    } else {
+        MatvecShape::Workgroup
+    }
+}
+
+async fn greedy(
+    name: String,
+    prompt: JsValue,
+    max_tokens: u32,
+    options: JsValue,
+) -> Result<JsValue, JsValue> {
+    let started = js_sys::Date::now();
+    let Loaded {
+        mut gpu,
+        tokenizer,
+        peak,
+        adapter,
+        ..
+    } = load(&name, &options).await?;
+    let uploaded = js_sys::Date::now();
+    let request = Request {
+        prompt: prompt_ids(&tokenizer, &prompt)?,
+        max_tokens: max_tokens as usize,
+        sampling: SamplingParams::default(),
+        stop_tokens: Vec::new(),
+        stop_strings: Vec::new(),
+    };
+    let mut generator = Generator::new(&request, gpu.capacity()).map_err(error)?;
+    let (_, timing) = drive(&mut gpu, &tokenizer, &mut generator, || false, &mut |_| {}).await?;
+    let tokens = generator
+        .finish(StopReason::MaxTokens, &mut |_| {}, 0.0, 0.0)
+        .tokens;
+    let ids = &request.prompt;
+    let result = Object::new();
+    let set = |key: &str, value: JsValue| Reflect::set(&result, &key.into(), &value).map(|_| ());
+    set(
+        "tokens",
+        tokens
+            .iter()
+            .map(|t| JsValue::from(*t))
+            .collect::<Array>()
+            .into(),
+    )?;
+    set("text", tokenizer.decode(&tokens).into())?;
+    set("promptTokens", JsValue::from(ids.len() as u32))?;
+    set("adapter", adapter.into())?;
+    set("shape", format!("{:?}", gpu.matvec_shape()).into())?;
+    set("kvCache", format!("{:?}", gpu.kv_precision()).into())?;
+    set("loadMs", (uploaded - started).into())?;
+    set("peakBufferedBytes", JsValue::from(peak as f64))?;
+    set("prefillMs", timing.prefill_ms.into())?;
+    set("decodeMs", timing.decode_ms.into())?;
+    Ok(result.into())
+}
+
+/// Puts `airlockEngine` on the global object.
+pub fn install() {
+    let run = Closure::<dyn Fn(String, JsValue, u32, JsValue) -> Promise>::new(
+        |name: String, prompt: JsValue, max_tokens: u32, options: JsValue| {
+            future_to_promise(greedy(name, prompt, max_tokens, options))
+        },
+    );
+    let engine = Object::new();
+    let _ = Reflect::set(&engine, &"greedy".into(), run.as_ref());
+    run.forget();
+    crate::generation::install(&engine);
+    let _ = Reflect::set(&js_sys::global(), &"airlockEngine".into(), &engine);
+}
