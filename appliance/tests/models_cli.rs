@@ -60,7 +60,7 @@ fn import_list_verify_remove() {
     assert_eq!(entry["sha256"], expected.as_str());
     assert_eq!(entry["bytes"], std::fs::metadata(&model).unwrap().len());
     assert_eq!(entry["info"]["family"], "qwen2");
-    assert_eq!(entry["info"]["context_length"], 256);
+    assert_eq!(entry["info"]["context_length"], 1024);
     assert_eq!(entry["info"]["chat_template"], true);
     assert_eq!(entry["info"]["fim"], "qwen");
     assert_eq!(

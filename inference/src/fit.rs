@@ -263,6 +263,18 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// A parameter count for people: `135M`, `0.5B`, `0.2M`.
+pub fn params(n: u64) -> String {
+    let n = n as f64;
+    if n >= 1e9 {
+        format!("{:.1}B", n / 1e9)
+    } else if n >= 1e7 {
+        format!("{:.0}M", n / 1e6)
+    } else {
+        format!("{:.1}M", n / 1e6)
+    }
+}
+
 /// Parses `8G`, `512M`, `80GiB`, `1073741824`.
 pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let t = text.trim();
@@ -380,5 +392,9 @@ mod tests {
         assert!(parse_bytes("0").is_err());
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(12), "12 B");
+        assert_eq!(params(134_515_008), "135M");
+        assert_eq!(params(494_032_768), "494M");
+        assert_eq!(params(7_615_616_512), "7.6B");
+        assert_eq!(params(183_000), "0.2M");
     }
 }

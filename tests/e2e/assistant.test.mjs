@@ -46,6 +46,14 @@ after(async () => {
 const row = (name) => page.locator(`.model[data-name="${name}"]`);
 const servedBytes = () => page.evaluate(async () => (await (await fetch("/api/models")).json()).served_bytes);
 
+/** Opens src/app.py in the editor (expanding src first when needed). */
+async function openAppPy() {
+  const file = page.locator('.tree-row[data-path="src/app.py"]');
+  if (!(await file.isVisible())) await page.locator('.tree-row[data-path="src"]').click();
+  await file.click();
+  await page.locator(".cm-content", { hasText: "def add" }).waitFor();
+}
+
 async function openModels() {
   if (!(await page.locator(".models-panel").isVisible())) await page.locator(".models-toggle").click();
   await page.locator(".models-panel").waitFor();
@@ -74,7 +82,7 @@ test("the Models panel shows SmolLM2's facts and a fit verdict for this browser"
   const smol = row(SMOL);
   await smol.waitFor();
   const facts = await smol.locator(".model-facts").textContent();
-  assert.match(facts, /llama · 135M params · F32\+Q4_1 · 93\.8 MiB · context 8192/);
+  assert.match(facts, /llama · 135M params · F32\+Q4_1\+Q8_0 · 93\.8 MiB · context 8192/);
   const fit = smol.locator(".fit");
   await fit.and(page.locator('[data-verdict="ok"]')).waitFor();
   assert.match(await fit.textContent(), /^Fits this browser's GPU: weights 9\d\.\d MiB \+ KV cache .* \+ activations .* = 1\d\d\.\d MiB$/);
@@ -143,8 +151,7 @@ test("one byte changed on disk: the model is marked damaged and its load refused
 });
 
 test("chat streams an answer with the open file in the prompt, Stop ends it, and it is kept", { timeout: 300_000 }, async () => {
-  await page.locator('.tree-row[data-path="src/app.py"]').click();
-  await page.locator(".cm-content", { hasText: "def add" }).waitFor();
+  await openAppPy();
   await page.keyboard.press("Control+l");
   const input = page.locator(".chat-input textarea");
   await input.waitFor();
@@ -154,12 +161,22 @@ test("chat streams an answer with the open file in the prompt, Stop ends it, and
   await input.press("Shift+Enter");
   await input.type("Answer briefly.");
   assert.equal(await input.inputValue(), "What does add do?\nAnswer briefly.", "Shift+Enter is a newline");
+  // Press Stop as soon as the first streamed text shows (from inside the page: no round trip).
+  await page.evaluate(() => {
+    globalThis.__streamed = "";
+    const observer = new MutationObserver(() => {
+      const text = document.querySelector(".turn.assistant.streaming")?.textContent ?? "";
+      if (text.replace("▍", "").length > 0 && !globalThis.__streamed) {
+        globalThis.__streamed = text;
+        document.querySelector(".stop-answer")?.click();
+        observer.disconnect();
+      }
+    });
+    observer.observe(document.querySelector(".transcript"), { subtree: true, childList: true, characterData: true });
+  });
   await input.press("Enter");
-  const streaming = page.locator(".turn.assistant.streaming");
-  await streaming.waitFor();
-  await page.waitForFunction(() => (document.querySelector(".turn.assistant.streaming")?.textContent ?? "").length > 3);
-  await page.locator(".stop-answer").click();
-  await page.locator(".chat-note", { hasText: "Stopped." }).waitFor();
+  await page.locator(".chat-note", { hasText: "Stopped." }).waitFor({ timeout: 120_000 });
+  assert.ok((await page.evaluate(() => globalThis.__streamed)).length > 0, "text streamed before Stop");
   await page.locator(".send").waitFor();
   assert.match(await page.locator(".chat-stats").textContent(), /\d+\.\d tok\/s · context \d+ of \d+ tokens/);
   await page.locator(".prompt-view summary").click();
@@ -189,8 +206,7 @@ test("a code block is inserted at the cursor and applied to a file through a dif
   }, answer);
   await page.reload();
   await page.locator('.tree-row[data-path="src"]').waitFor();
-  await page.locator('.tree-row[data-path="src/app.py"]').click();
-  await page.locator(".cm-content", { hasText: "def add" }).waitFor();
+  await openAppPy();
   await page.locator(".chat-toggle").click();
   await page.locator(".chat-list option", { hasText: "Typed add" }).waitFor({ state: "attached" });
   await page.locator(".chat-list").selectOption("00000000000000c0");

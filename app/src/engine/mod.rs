@@ -179,6 +179,12 @@ pub(crate) async fn load_with(name: &str, options: &LoadOptions) -> Result<Loade
     let mut loaded = match result {
         Ok(loaded) => loaded,
         Err(failure) => {
+            // The cache's half of the stream fails too; its write is abandoned.
+            if let Some(Ok(promise)) = &stored {
+                let ignore = Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {});
+                let _ = promise.catch(&ignore);
+                ignore.forget();
+            }
             if let Some(sha) = &sha {
                 cache::drop_entry(sha).await;
             }

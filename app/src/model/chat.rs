@@ -8,7 +8,7 @@
 
 use airlock_inference::chat::Message;
 
-/// Tokens kept free for the answer.
+/// Tokens kept free for the answer (at most a quarter of the context).
 pub const ANSWER_RESERVE: usize = 256;
 
 /// A file or selection attached to a question.
@@ -59,7 +59,8 @@ pub struct Built {
 }
 
 /// Builds the messages for a question, trimmed to `context` tokens (minus
-/// [`ANSWER_RESERVE`]) by the module's rule; `count` counts the tokens of a text.
+/// [`ANSWER_RESERVE`], or a quarter of a small context) by the module's rule; `count` counts
+/// the tokens of a text.
 pub fn build(
     system: &str,
     history: &[Turn],
@@ -68,7 +69,7 @@ pub fn build(
     context: usize,
     count: &dyn Fn(&str) -> usize,
 ) -> Result<Built, String> {
-    let budget = context.saturating_sub(ANSWER_RESERVE);
+    let budget = context - ANSWER_RESERVE.min(context / 4);
     // Per-message overhead of the template's markers, a small constant.
     let overhead = 8;
     let fixed = count(system) + count(question) + 2 * overhead;
@@ -101,34 +102,48 @@ pub fn build(
         ));
     }
     let history = &history[start..];
+    // Each attachment's original lines and how many of them are kept.
+    let originals: Vec<Vec<String>> = attachments
+        .iter()
+        .map(|a| a.text.lines().map(str::to_owned).collect())
+        .collect();
+    let mut kept: Vec<Option<usize>> = originals.iter().map(|l| Some(l.len())).collect();
     while sizes(history, &attachments) > budget {
-        let Some(largest) = (0..attachments.len()).max_by_key(|&i| attachments[i].text.len())
+        let Some(largest) = (0..attachments.len())
+            .filter(|&i| kept[i].is_some())
+            .max_by_key(|&i| attachments[i].text.len())
         else {
             break;
         };
-        let a = &mut attachments[largest];
-        let lines: Vec<&str> = a.text.lines().collect();
-        // Keep a shrinking share of lines until it fits (at least one line goes each round).
-        let keep = (lines.len() * 3 / 4).min(lines.len().saturating_sub(1));
-        let cut = lines.len() - keep;
+        let lines = &originals[largest];
+        let keep = kept[largest].unwrap_or(0) * 3 / 4;
+        let label = attachments[largest].label.clone();
         if keep == 0 {
             notes.push(format!(
-                "{} was left out: it does not fit the model's context",
-                a.label
+                "{label} was left out: it does not fit the model's context"
             ));
-            attachments.remove(largest);
+            kept[largest] = None;
+            attachments[largest].text.clear();
             continue;
         }
-        a.text = format!(
+        kept[largest] = Some(keep);
+        let cut = lines.len() - keep;
+        attachments[largest].text = format!(
             "{}\n[… {cut} more line{} not sent: the model's context is full]\n",
             lines[..keep].join("\n"),
             if cut == 1 { "" } else { "s" }
         );
-        let note = format!("{} was shortened to fit the model's context", a.label);
+        let note = format!("{label} was shortened to fit the model's context");
         if !notes.contains(&note) {
             notes.push(note);
         }
     }
+    let attachments: Vec<Attachment> = attachments
+        .into_iter()
+        .zip(&kept)
+        .filter(|(_, k)| k.is_some())
+        .map(|(a, _)| a)
+        .collect();
     let mut messages = vec![Message::new("system", system)];
     messages.extend(history.iter().map(|t| Message::new(&t.role, &t.content)));
     messages.push(Message::new("user", &user_message(question, &attachments)));
@@ -299,8 +314,20 @@ mod tests {
         let sent = &built.messages[1].content;
         assert!(sent.contains("line 0") && !sent.contains("line 399"));
         assert!(sent.contains("more lines not sent"));
-        assert!(words(sent) <= 300);
+        assert!(words(sent) <= 556 - 556 / 4);
 
         assert!(build("sys", &[], &[], &"w ".repeat(500), 512, &words).is_err());
+
+        // Small files shrink to nothing rather than loop; the note says so.
+        let tight = build("sys", &[], &[file("small.rs", 4)], "q", 24, &words).unwrap();
+        assert_eq!(tight.messages[1].content, "q");
+        assert!(
+            tight
+                .notes
+                .iter()
+                .any(|n| n.contains("small.rs was left out")),
+            "{:?}",
+            tight.notes
+        );
     }
 }

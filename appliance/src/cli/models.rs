@@ -36,9 +36,9 @@ pub fn import(store_dir: &Path, files: &[PathBuf], name: Option<&str>) -> anyhow
 
 fn describe(info: &airlock_inference::fit::ModelInfo) -> String {
     format!(
-        "{}, {:.0}M params, {}, context {}{}{}",
+        "{}, {} params, {}, context {}{}{}",
         info.family,
-        info.params as f64 / 1e6,
+        airlock_inference::fit::params(info.params),
         info.quant_types.join("+"),
         info.context_length,
         if info.chat_template { ", chat" } else { "" },

@@ -6,7 +6,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use airlock_inference::fit::{Limits, Verdict, bytes, fit};
+use airlock_inference::fit::{Limits, Verdict, bytes, fit, params};
 use airlock_protocol::models::{ModelHealth, ModelList, ModelSummary};
 use airlock_protocol::routes;
 use js_sys::Reflect;
@@ -194,9 +194,9 @@ fn unload(state: IdeState, name: &str) {
 fn describe(m: &ModelSummary) -> String {
     let i = &m.record.info;
     format!(
-        "{} · {:.0}M params · {} · {} · context {}{}",
+        "{} · {} params · {} · {} · context {}{}",
         i.family,
-        i.params as f64 / 1e6,
+        params(i.params),
         i.quant_types.join("+"),
         bytes(m.record.bytes),
         i.context_length,
