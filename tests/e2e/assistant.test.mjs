@@ -99,6 +99,7 @@ test("SmolLM2 loads with progress; after a reload it comes from the browser cach
   assert.ok(first.progress.some((p) => /of 93\.8 MiB · \d+ of \d+ tensors/.test(p)), JSON.stringify(first.progress));
   assert.equal(await servedBytes() - before, fileBytes, "the whole file came from the appliance once");
   await row(SMOL).locator(".badge.cached").waitFor();
+  assert.match(await row(SMOL).locator(".speed").textContent(), /^Measured on this adapter: \d+\.\d\d tok\/s decoding$/);
 
   await page.reload();
   await page.locator('.tree-row[data-path="src"]').waitFor();

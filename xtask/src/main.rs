@@ -39,12 +39,17 @@ fn run() -> anyhow::Result<()> {
     let root = workspace_root()?;
     match command.as_str() {
         "setup" => prereqs::setup(&root),
-        "web" => web::build(&root).map(|_| ()),
+        "web" => {
+            prereqs::ensure(&root, prereqs::Purpose::Run)?;
+            web::build(&root).map(|_| ())
+        }
         "build" => {
+            prereqs::ensure(&root, prereqs::Purpose::Run)?;
             web::build(&root)?;
             build_appliance(&root, true).map(|_| ())
         }
         "run" => {
+            prereqs::ensure(&root, prereqs::Purpose::Run)?;
             web::build(&root)?;
             let binary = build_appliance(&root, true)?;
             let mut serve = vec!["serve".to_owned()];
@@ -128,6 +133,7 @@ fn build_appliance(root: &Path, release: bool) -> anyhow::Result<PathBuf> {
 /// Every test: Rust unit and integration tests, the real-model tests, then the browser
 /// end-to-end suite. `with_qwen` adds the opt-in Qwen2.5-Coder test (491 MB download).
 fn test(root: &Path, with_qwen: bool) -> anyhow::Result<()> {
+    prereqs::ensure(root, prereqs::Purpose::Test)?;
     let chromium = prereqs::chromium()?;
     prereqs::vulkan()?;
     prereqs::npm_dependencies(root)?;
@@ -209,6 +215,14 @@ fn bench(root: &Path) -> anyhow::Result<()> {
         process::command("node")
             .current_dir(root)
             .arg("benches/browser.mjs")
+            .env("AIRLOCK_BIN", &binary)
+            .env("AIRLOCK_CHROMIUM", &chromium)
+            .env("AIRLOCK_SMOLLM2_GGUF", &smollm2),
+    )?;
+    process::run(
+        process::command("node")
+            .current_dir(root)
+            .arg("benches/assistant.mjs")
             .env("AIRLOCK_BIN", &binary)
             .env("AIRLOCK_CHROMIUM", &chromium)
             .env("AIRLOCK_SMOLLM2_GGUF", &smollm2),

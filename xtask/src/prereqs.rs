@@ -33,9 +33,7 @@ pub fn chromium() -> anyhow::Result<PathBuf> {
             return Ok(PathBuf::from(candidate));
         }
     }
-    bail!(
-        "the browser tests need Chromium: apt-get install -y chromium (or set AIRLOCK_CHROMIUM), or run `cargo xtask setup`"
-    )
+    bail!("the browser tests need Chromium: apt-get install -y chromium (or set AIRLOCK_CHROMIUM)")
 }
 
 /// Whether a Vulkan driver is installed (any ICD manifest), so wgpu can find an adapter.
@@ -54,16 +52,14 @@ pub fn vulkan() -> anyhow::Result<()> {
         return Ok(());
     }
     bail!(
-        "the GPU engine tests need a Vulkan driver: apt-get install -y mesa-vulkan-drivers libvulkan1 (lavapipe runs on the CPU), or run `cargo xtask setup`"
+        "the GPU engine tests need a Vulkan driver: apt-get install -y mesa-vulkan-drivers libvulkan1 (lavapipe runs on the CPU)"
     )
 }
 
 /// Installs the npm packages pinned in package-lock.json when node_modules is missing or stale.
 pub fn npm_dependencies(root: &Path) -> anyhow::Result<()> {
     if output(command("node").arg("--version")).is_none() {
-        bail!(
-            "Node.js is required to bundle the editor: apt-get install -y nodejs npm, or run `cargo xtask setup`"
-        );
+        bail!("Node.js is required to bundle the editor: apt-get install -y nodejs npm");
     }
     let lock = root.join("package-lock.json");
     let installed = root.join("node_modules/.package-lock.json");
@@ -83,36 +79,128 @@ pub fn npm_dependencies(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Installs everything missing (as root through apt-get), or prints the command to run.
-pub fn setup(root: &Path) -> anyhow::Result<()> {
-    let mut wanted: Vec<&str> = Vec::new();
-    if WasmToolchain::detect().is_err() {
+/// What a command needs besides cargo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// `cargo xtask run` / `build` / `web`: the wasm toolchain and Node.js.
+    Run,
+    /// `cargo xtask test`: those, Chromium and a Vulkan driver.
+    Test,
+}
+
+/// Which pieces are missing now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Missing {
+    /// The wasm toolchain.
+    pub wasm: bool,
+    /// Chromium.
+    pub browser: bool,
+    /// Node.js and npm.
+    pub node: bool,
+    /// A Vulkan driver.
+    pub gpu: bool,
+}
+
+impl Missing {
+    /// Looks at this machine.
+    pub fn detect() -> Self {
+        Self {
+            wasm: WasmToolchain::detect().is_err(),
+            browser: chromium().is_err(),
+            node: output(command("npm").arg("--version")).is_none(),
+            gpu: !vulkan_driver_present(),
+        }
+    }
+}
+
+/// The Debian packages `purpose` needs given what is `missing`.
+pub fn packages(purpose: Purpose, missing: Missing) -> Vec<&'static str> {
+    let mut wanted = Vec::new();
+    if missing.wasm {
         wanted.extend(WASM_PACKAGES);
     }
-    if chromium().is_err() {
-        wanted.extend(BROWSER_PACKAGES);
-    }
-    if output(command("npm").arg("--version")).is_none() {
+    if missing.node {
         wanted.extend(NODE_PACKAGES);
     }
-    if !vulkan_driver_present() {
-        wanted.extend(GPU_PACKAGES);
+    if purpose == Purpose::Test {
+        if missing.browser {
+            wanted.extend(BROWSER_PACKAGES);
+        }
+        if missing.gpu {
+            wanted.extend(GPU_PACKAGES);
+        }
     }
+    wanted
+}
+
+/// The refusal for a user who cannot install: the exact command to run.
+pub fn install_command(wanted: &[&str]) -> String {
+    format!(
+        "sudo apt-get update && sudo apt-get install -y {}",
+        wanted.join(" ")
+    )
+}
+
+/// Installs what `purpose` needs and is missing (as root, through apt-get, saying what), or
+/// stops with the exact command to run; then the npm modules from the lock file.
+pub fn ensure(root: &Path, purpose: Purpose) -> anyhow::Result<()> {
+    let wanted = packages(purpose, Missing::detect());
     if !wanted.is_empty() {
         let is_root = output(command("id").arg("-u")).is_some_and(|u| u.trim() == "0");
         if !is_root {
             bail!(
-                "missing Debian packages; run as root: apt-get install -y {}",
-                wanted.join(" ")
+                "missing Debian packages ({}); install them with:\n  {}",
+                wanted.join(", "),
+                install_command(&wanted)
             );
         }
+        eprintln!("xtask: installing {}", wanted.join(" "));
         run(command("apt-get").arg("update").arg("-q"))?;
         run(command("apt-get")
             .args(["install", "-y", "-q"])
             .args(&wanted)
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
-    npm_dependencies(root)?;
+    npm_dependencies(root)
+}
+
+/// `cargo xtask setup`: everything the tests need (a shortcut; `run` and `test` do it too).
+pub fn setup(root: &Path) -> anyhow::Result<()> {
+    ensure(root, Purpose::Test)?;
     eprintln!("xtask: setup complete");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_purpose_asks_for_what_it_needs() {
+        let all = Missing {
+            wasm: true,
+            browser: true,
+            node: true,
+            gpu: true,
+        };
+        let run = packages(Purpose::Run, all);
+        assert!(run.contains(&"rustc-web") && run.contains(&"nodejs"));
+        assert!(!run.contains(&"chromium") && !run.contains(&"mesa-vulkan-drivers"));
+        let test = packages(Purpose::Test, all);
+        for p in [
+            "rustc-web",
+            "nodejs",
+            "npm",
+            "chromium",
+            "mesa-vulkan-drivers",
+            "libvulkan1",
+        ] {
+            assert!(test.contains(&p), "{p}");
+        }
+        assert!(packages(Purpose::Test, Missing::default()).is_empty());
+        assert_eq!(
+            install_command(&["chromium", "npm"]),
+            "sudo apt-get update && sudo apt-get install -y chromium npm"
+        );
+    }
 }

@@ -1,17 +1,31 @@
 # Runs inside fresh user/network/PID/mount namespaces, before the command (see run.rs).
-# $1 is the workspace; the rest is the command. Afterwards:
-#   - the whole filesystem is read-only,
-#   - /tmp is a private tmpfs,
+# $1 is the workspace, $2 "git" (the git tool: .git stays writable) or "protect"; the rest is
+# the command. Afterwards:
+#   - the whole filesystem is read-only, every submount included,
+#   - /tmp, /dev/shm and /run are private tmpfs (no host Unix socket under them is reachable),
 #   - home folders (/root, /home, $HOME) are hidden, except the toolchains and git identity
 #     ($HOME/.cargo, $HOME/.rustup, $HOME/.gitconfig), which stay read-only,
-#   - the workspace is back at its path, read-write.
+#   - the workspace is back at its path, read-write, except .git and .airlock (read-only
+#     unless $2 is "git": a command cannot plant hooks, git config or a policy).
 # Any failed step stops here with exit 125: the command never runs unconfined.
-ws="$1"; shift
+ws="$1"; mode="$2"; shift 2
+# The prologue's own tools come from the system folders only; the command gets its PATH back.
+command_path="$PATH"
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
 fail() { echo "airlock: cannot confine the command to the workspace ($1)" >&2; exit 125; }
 keep=/tmp/.airlock-keep
 mount -n --bind "$ws" /mnt || fail "stage workspace"
 mount -n -o remount,bind,ro / || fail "read-only root"
+# Every other mount read-only too (/dev/shm, /boot, data disks…), deepest last is fine.
+while read -r _ _ _ _ point _; do
+  case "$point" in /|/proc|/proc/*|/mnt) continue ;; esac
+  point=$(printf '%b' "$point")  # mountinfo writes a space as \040
+  mount -n -o remount,bind,ro "$point" 2>/dev/null || true
+done < /proc/self/mountinfo
 mount -n -t tmpfs -o size=1g,mode=1777 tmpfs /tmp || fail "private /tmp"
+for private in /dev/shm /run; do
+  [ -d "$private" ] && { mount -n -t tmpfs -o size=64m,mode=1777 tmpfs "$private" || fail "private $private"; }
+done
 mkdir -p "$keep" || fail "keep"
 for item in .cargo .rustup .gitconfig; do
   if [ -d "$HOME/$item" ]; then mkdir -p "$keep/$item"; elif [ -f "$HOME/$item" ]; then : > "$keep/$item"; else continue; fi
@@ -28,5 +42,12 @@ for item in .cargo .rustup .gitconfig; do
   mount -n --move "$keep/$item" "$HOME/$item" && mount -n -o remount,bind,ro "$HOME/$item" || fail "restore $item"
 done
 mkdir -p "$ws" && mount -n --move /mnt "$ws" && cd "$ws" || fail "workspace"
+if [ "$mode" != git ]; then
+  for protected in .git .airlock; do
+    [ -e "$ws/$protected" ] || continue
+    mount -n --bind "$ws/$protected" "$ws/$protected" && mount -n -o remount,bind,ro "$ws/$protected" || fail "read-only $protected"
+  done
+fi
 ulimit -S -t @CPU_SECONDS@ -f @MAX_FILE_KIB@ -u @MAX_PROCESSES@ 2>/dev/null
+PATH="$command_path"; export PATH
 exec "$@"

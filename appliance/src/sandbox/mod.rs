@@ -52,14 +52,64 @@ pub struct RunningCommand {
     pub command: String,
 }
 
+/// Where the sandbox program is looked for: system folders only, never the PATH a command
+/// (or the appliance) was given, which may hold workspace folders (`.venv/bin`,
+/// `node_modules/.bin`, `.`).
+pub const SYSTEM_PATH: &str = "/usr/bin:/bin:/usr/sbin:/sbin";
+
+/// `name` resolved in [`SYSTEM_PATH`] to an absolute, trusted path (see [`trusted`]).
+pub fn resolve_system_program(name: &str) -> Result<PathBuf, String> {
+    for dir in SYSTEM_PATH.split(':') {
+        let candidate = std::path::Path::new(dir).join(name);
+        if candidate.is_file() {
+            let real = candidate
+                .canonicalize()
+                .map_err(|e| format!("{}: {e}", candidate.display()))?;
+            trusted(&real)?;
+            return Ok(real);
+        }
+    }
+    Err(format!(
+        "`{name}` is not installed in {SYSTEM_PATH}; install util-linux"
+    ))
+}
+
+/// Whether `path` is a program only root can change: an absolute regular file owned by
+/// root, neither it nor its folder writable by group or others, and the folder owned by root.
+pub fn trusted(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    if !path.is_absolute() {
+        return Err(format!("{} is not an absolute path", path.display()));
+    }
+    let check = |p: &std::path::Path, what: &str| -> Result<(), String> {
+        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        if meta.uid() != 0 {
+            return Err(format!("{what} {} is not owned by root", p.display()));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(format!("{what} {} is writable by others", p.display()));
+        }
+        Ok(())
+    };
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    check(path, "the sandbox program")?;
+    if let Some(folder) = path.parent() {
+        check(folder, "the folder of the sandbox program")?;
+    }
+    Ok(())
+}
+
 impl Sandbox {
-    /// `unshare` from PATH, or `AIRLOCK_UNSHARE` (e.g. to exercise the fail-closed path).
+    /// `unshare` resolved once in the system folders ([`SYSTEM_PATH`]) and verified, or
+    /// `AIRLOCK_UNSHARE` (e.g. to exercise the fail-closed path); the probe re-verifies it.
     pub fn from_env() -> Self {
-        Self::with_program(
-            std::env::var_os("AIRLOCK_UNSHARE")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("unshare")),
-        )
+        let program = std::env::var_os("AIRLOCK_UNSHARE")
+            .map(PathBuf::from)
+            .or_else(|| resolve_system_program("unshare").ok())
+            .unwrap_or_else(|| PathBuf::from("/usr/bin/unshare"));
+        Self::with_program(program)
     }
 
     /// A launcher using `program` as `unshare`.
@@ -146,6 +196,12 @@ pub const UNSHARE_FLAGS: &[&str] = &[
 ];
 
 fn probe(unshare: &std::path::Path) -> SandboxStatus {
+    if let Err(why) = trusted(unshare) {
+        return SandboxStatus {
+            available: false,
+            detail: format!("cannot start `unshare` safely ({why}); install util-linux"),
+        };
+    }
     // A fresh folder per probe: several appliances in one process may probe at once.
     let mut nonce = [0u8; 8];
     let _ = getrandom::fill(&mut nonce);
@@ -165,10 +221,11 @@ fn probe(unshare: &std::path::Path) -> SandboxStatus {
             "airlock-sandbox",
         ])
         .arg(&scratch)
+        .arg("protect")
         .args(["/bin/cat", "/proc/net/dev"])
         .current_dir(&scratch)
         .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+        .env("PATH", SYSTEM_PATH)
         .output();
     let _ = std::fs::remove_dir(&scratch);
     let output = match output {
@@ -195,7 +252,7 @@ fn probe(unshare: &std::path::Path) -> SandboxStatus {
         .skip(2)
         .filter_map(|l| l.split(':').next().map(|n| n.trim().to_owned()))
         .collect();
-    if interfaces.iter().all(|i| i == "lo") {
+    if interfaces == ["lo"] {
         SandboxStatus {
             available: true,
             detail: "commands run with no network interfaces and a read-only filesystem outside the workspace"
@@ -204,7 +261,9 @@ fn probe(unshare: &std::path::Path) -> SandboxStatus {
     } else {
         SandboxStatus {
             available: false,
-            detail: format!("the sandbox still sees interfaces {interfaces:?}"),
+            detail: format!(
+                "the sandbox probe saw interfaces {interfaces:?} instead of loopback alone"
+            ),
         }
     }
 }

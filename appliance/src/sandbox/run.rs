@@ -45,6 +45,9 @@ pub struct CommandSpec {
     pub max_output_bytes: usize,
     /// Extra environment (after the allowlist), e.g. git's identity.
     pub extra_env: Vec<(String, String)>,
+    /// Whether `.git` stays writable (the git tool); otherwise `.git` and `.airlock` are
+    /// read-only, so a command cannot plant hooks, config or a policy.
+    pub writable_git: bool,
 }
 
 /// Streamed while the command runs.
@@ -104,6 +107,7 @@ pub async fn run(
         .args(UNSHARE_FLAGS)
         .args(["--", "/bin/sh", "-c", &confine_script(), "airlock-sandbox"])
         .arg(&spec.cwd)
+        .arg(if spec.writable_git { "git" } else { "protect" })
         .args(&spec.argv)
         .current_dir(&spec.cwd)
         .env_clear()

@@ -330,6 +330,7 @@ async fn git(State(state): State<ToolsState>, JsonBody(body): JsonBody<GitArgs>)
         extra_env: [("GIT_TERMINAL_PROMPT", "0"), ("GIT_CONFIG_NOSYSTEM", "1")]
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .to_vec(),
+        writable_git: true,
     };
     let Collected {
         outcome,

@@ -57,6 +57,7 @@ pub(super) async fn run_command(
         timeout,
         max_output_bytes: MAX_OUTPUT_BYTES,
         extra_env: Vec::new(),
+        writable_git: false,
     };
     let (lines_tx, lines_rx) = mpsc::channel::<String>(64);
     let (events_tx, mut events_rx) = mpsc::channel::<RunEvent>(64);

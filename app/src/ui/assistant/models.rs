@@ -148,6 +148,12 @@ pub fn load(state: IdeState, name: String) {
                     note.push_str(&format!(" — {why}"));
                 }
                 generation::give_back(&name, loaded);
+                if let Some(speed) = probe_speed(&name).await {
+                    a.speeds.update(|s| {
+                        s.retain(|(n, _)| *n != name);
+                        s.push((name.clone(), speed));
+                    });
+                }
                 a.loaded.update(|l| {
                     if !l.contains(&name) {
                         l.push(name.clone());
@@ -167,6 +173,31 @@ pub fn load(state: IdeState, name: String) {
         }
         refresh(state);
     });
+}
+
+/// Tokens the speed probe decodes.
+const PROBE_TOKENS: usize = 3;
+
+/// Decode tokens per second of `name` on this adapter, measured with a short greedy run.
+async fn probe_speed(name: &str) -> Option<f64> {
+    let outcome = crate::assistant::backend::generate(
+        name,
+        crate::assistant::backend::Prompt::Complete {
+            prefix: "def".into(),
+            suffix: String::new(),
+        },
+        crate::assistant::backend::Params {
+            max_tokens: PROBE_TOKENS,
+            temperature: 0.0,
+            stop: Vec::new(),
+        },
+        Rc::new(Cell::new(false)),
+        &mut |_| {},
+    )
+    .await
+    .ok()?;
+    (outcome.output_tokens > 1 && outcome.decode_ms > 0.0)
+        .then(|| (outcome.output_tokens - 1) as f64 * 1000.0 / outcome.decode_ms)
 }
 
 /// Cancels the running load.
@@ -266,7 +297,7 @@ pub fn ModelsPanel() -> impl IntoView {
             <Show when=move || a.adapter.with(|ad| ad.as_ref().is_some_and(|ad| ad.software))>
                 <p class="note warn adapter-note">
                     {move || a.adapter.with(|ad| ad.as_ref().map(|ad| format!(
-                        "This browser's WebGPU adapter is a software renderer ({}): no GPU is used, so expect a few tokens per second at best.",
+                        "This browser's WebGPU adapter is a software renderer ({}): no GPU is used. Each model's measured speed is shown once it is loaded.",
                         ad.description
                     )).unwrap_or_default())}
                 </p>
@@ -344,6 +375,10 @@ fn model_row(state: IdeState, m: ModelSummary) -> impl IntoView {
         a.adapter
             .with(|ad| summary.with_value(|s| verdict(s, ad.as_ref())))
     };
+    let speed = move || {
+        a.speeds
+            .with(|s| name_value.with_value(|n| s.iter().find(|(m, _)| m == n).map(|(_, v)| *v)))
+    };
     let can_load = damaged.is_none();
     let damaged_attr = damaged.is_some().to_string();
     view! {
@@ -362,6 +397,9 @@ fn model_row(state: IdeState, m: ModelSummary) -> impl IntoView {
                 Some(reason) => view! { <div class="fit bad damaged">{format!("Damaged, not served: {reason}")}</div> }.into_any(),
                 None => view! { <div class="fit" data-verdict=move || fit_line().1>{move || fit_line().0}</div> }.into_any(),
             }}
+            <Show when=move || speed().is_some()>
+                <div class="speed">{move || speed().map(|v| format!("Measured on this adapter: {v:.2} tok/s decoding")).unwrap_or_default()}</div>
+            </Show>
             <Show when=is_loading>
                 <div class="load-progress">
                     <progress max="1" value=move || a.loading.with(|l| l.as_ref().map_or(0.0, |l| if l.progress.total > 0.0 { l.progress.bytes / l.progress.total } else { 0.0 }))></progress>

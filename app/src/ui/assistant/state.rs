@@ -124,6 +124,8 @@ pub struct AssistantState {
     pub loaded: RwSignal<Vec<String>>,
     /// A load in progress.
     pub loading: RwSignal<Option<LoadView>>,
+    /// Decode speed measured on this adapter after each load (model, tok/s).
+    pub speeds: RwSignal<Vec<(String, f64)>>,
     /// The last load's message (where it came from, or its error).
     pub load_note: RwSignal<Option<(bool, String)>>,
     /// The adapter, once asked.
@@ -162,6 +164,7 @@ impl AssistantState {
             active_model: RwSignal::new(None),
             loaded: RwSignal::new(Vec::new()),
             loading: RwSignal::new(None),
+            speeds: RwSignal::new(Vec::new()),
             load_note: RwSignal::new(None),
             adapter: RwSignal::new(None),
             cache: RwSignal::new(CacheView::default()),
