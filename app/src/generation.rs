@@ -144,7 +144,8 @@ fn prompt(loaded: &Loaded, prompt: &JsValue, options: &JsValue) -> Result<Vec<u3
     loaded.tokenizer.prompt_ids(&rendered).map_err(error)
 }
 
-fn stop_name(reason: StopReason) -> &'static str {
+/// The name a stop reason has in results and audit records.
+pub(crate) fn stop_name(reason: StopReason) -> &'static str {
     match reason {
         StopReason::MaxTokens => "max_tokens",
         StopReason::StopToken => "stop_token",

@@ -159,17 +159,22 @@ impl RawRequest {
         self
     }
 
+    /// The request line and headers, each ending in CRLF.
+    fn head(&self) -> String {
+        let mut head = format!("{} {} {}\r\n", self.method, self.target, self.version);
+        for (name, value) in &self.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head
+    }
+
     /// Sends the request and returns every byte that arrived before the connection ended,
     /// cleanly or not (for responses the appliance breaks off on purpose).
     pub async fn send_lenient(&self, port: u16) -> Vec<u8> {
         let mut stream = TcpStream::connect(("127.0.0.1", port))
             .await
             .expect("connect to appliance");
-        let mut head = format!("{} {} {}\r\n", self.method, self.target, self.version);
-        for (name, value) in &self.headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str("Connection: close\r\n\r\n");
+        let head = format!("{}Connection: close\r\n\r\n", self.head());
         stream.write_all(head.as_bytes()).await.unwrap();
         let mut raw = Vec::new();
         let mut buffer = vec![0u8; 1 << 16];
@@ -187,10 +192,7 @@ impl RawRequest {
         let mut stream = TcpStream::connect(("127.0.0.1", port))
             .await
             .expect("connect to appliance");
-        let mut head = format!("{} {} {}\r\n", self.method, self.target, self.version);
-        for (name, value) in &self.headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
+        let mut head = self.head();
         if !self.body.is_empty() || self.method != "GET" {
             head.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
         }

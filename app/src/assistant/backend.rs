@@ -5,14 +5,14 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use airlock_inference::chat::Message;
-use airlock_inference::generate::{Generator, Request, StopReason};
+use airlock_inference::generate::{Generator, Request};
 use airlock_inference::loaded::stop_tokens;
 use airlock_inference::prompt::{display, plain};
 use airlock_inference::sampling::SamplingParams;
 
 use crate::api::js_error_text;
 use crate::engine::LoadOptions;
-use crate::generation::{drive, give_back, take};
+use crate::generation::{drive, give_back, stop_name, take};
 
 /// What to generate from.
 #[derive(Debug, Clone)]
@@ -61,16 +61,6 @@ pub struct Outcome {
     pub total_ms: f64,
     /// Milliseconds spent writing tokens after the prompt.
     pub decode_ms: f64,
-}
-
-fn stop_name(reason: StopReason) -> &'static str {
-    match reason {
-        StopReason::MaxTokens => "max_tokens",
-        StopReason::StopToken => "stop_token",
-        StopReason::StopString => "stop_string",
-        StopReason::ContextFull => "context_full",
-        StopReason::Cancelled => "cancelled",
-    }
 }
 
 /// Runs one generation on `model`; `on_text` receives each new piece; setting `cancel`

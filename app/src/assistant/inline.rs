@@ -33,27 +33,16 @@ async fn complete(
         return Ok(JsValue::NULL);
     };
     // A cancelled request may still be finishing its token: wait (briefly) for the model.
-    let mut waited = 0;
-    while !crate::generation::is_loaded(&model) {
-        if signal.aborted() {
-            return Ok(JsValue::NULL);
-        }
-        if waited >= 100
-            || !state
-                .assistant
-                .loaded
-                .with_untracked(|l| l.contains(&model))
-        {
+    if !super::wait_idle(&model, 2000, || signal.aborted()).await {
+        if !signal.aborted() {
             state
                 .assistant
                 .completion
                 .set(CompletionStatus::Off(format!(
                     "{model} is busy or not loaded"
                 )));
-            return Ok(JsValue::NULL);
         }
-        sleep_ms(20).await;
-        waited += 1;
+        return Ok(JsValue::NULL);
     }
     let (prefix, suffix) = {
         let joined = format!("{prefix}{suffix}");
@@ -104,15 +93,6 @@ async fn complete(
             Err(JsValue::from(js_sys::Error::new(&e)))
         }
     }
-}
-
-async fn sleep_ms(ms: i32) {
-    let promise = Promise::new(&mut |resolve, _| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 /// Installs the provider; `state.completion_enabled` and `state.completion_debounce_ms`

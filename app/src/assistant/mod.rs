@@ -6,3 +6,22 @@ pub mod audit;
 pub mod backend;
 pub mod chats;
 pub mod inline;
+
+/// Waits until model `name` is loaded and idle (a generation that was just stopped may still
+/// be finishing its token), at most `timeout_ms`; false if it is not by then or `give_up`.
+pub async fn wait_idle(name: &str, timeout_ms: u32, give_up: impl Fn() -> bool) -> bool {
+    let mut waited = 0;
+    while !crate::generation::is_loaded(name) {
+        if give_up() || waited >= timeout_ms {
+            return false;
+        }
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            if let Some(window) = web_sys::window() {
+                let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 20);
+            }
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+        waited += 20;
+    }
+    true
+}

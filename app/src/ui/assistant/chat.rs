@@ -131,6 +131,9 @@ fn send(state: IdeState, question: String) {
                     content: t.content.clone(),
                 })
                 .collect();
+            if !crate::assistant::wait_idle(&model, 10_000, || false).await {
+                return Err(format!("{model} is busy or not loaded"));
+            }
             let context = generation::with_loaded(&model, |l| l.gpu.capacity())
                 .ok_or_else(|| format!("{model} is busy or not loaded"))?;
             let count = |text: &str| {
@@ -279,6 +282,22 @@ fn attach_selection(state: IdeState) {
     });
 }
 
+/// The text of the question box and the caret as a byte offset into it.
+fn text_and_caret(field: &web_sys::HtmlTextAreaElement) -> (String, usize) {
+    let value = field.value();
+    // The DOM counts UTF-16 units; the text is almost always ASCII, and chars are close.
+    let units = field
+        .selection_start()
+        .ok()
+        .flatten()
+        .unwrap_or(value.len() as u32) as usize;
+    let caret = value
+        .char_indices()
+        .nth(units)
+        .map_or(value.len(), |(i, _)| i);
+    (value, caret)
+}
+
 /// The chat pane.
 #[component]
 pub fn ChatPanel() -> impl IntoView {
@@ -307,16 +326,7 @@ pub fn ChatPanel() -> impl IntoView {
     };
     let pick = move |path: String| {
         let Some(field) = input.get() else { return };
-        let value = field.value();
-        let caret = field
-            .selection_start()
-            .ok()
-            .flatten()
-            .unwrap_or(value.len() as u32) as usize;
-        let caret = value
-            .char_indices()
-            .nth(caret)
-            .map_or(value.len(), |(i, _)| i);
+        let (value, caret) = text_and_caret(&field);
         if let Some(word) = mention(&value[..caret]) {
             let start = caret - word.len() - 1;
             field.set_value(&format!("{}{}", &value[..start], &value[caret..]));
@@ -335,16 +345,7 @@ pub fn ChatPanel() -> impl IntoView {
     };
     let on_input = move |_| {
         let Some(field) = input.get() else { return };
-        let value = field.value();
-        let caret = field
-            .selection_start()
-            .ok()
-            .flatten()
-            .unwrap_or(value.len() as u32) as usize;
-        let caret = value
-            .char_indices()
-            .nth(caret)
-            .map_or(value.len(), |(i, _)| i);
+        let (value, caret) = text_and_caret(&field);
         let found = mention(&value[..caret])
             .map(|q| matching_files(&state.tree.with_untracked(|t| t.files()), q, 8))
             .unwrap_or_default();
