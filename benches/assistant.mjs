@@ -40,6 +40,7 @@ try {
     await page.keyboard.press("Control+End");
     await page.keyboard.type("def mul(a, b):\n    return");
     const typed = Date.now();
+    await page.locator(".completion-status[data-state=running]").waitFor({ timeout: 60_000 });
     await page.waitForFunction(() => ["shown", "empty"].includes(document.querySelector(".completion-status")?.dataset.state), null, { timeout: 600_000 });
     const completionMs = Date.now() - typed;
     const shown = await page.evaluate(() => document.querySelector(".completion-status")?.dataset.state);
@@ -57,13 +58,17 @@ try {
     const firstTextMs = Date.now() - asked;
     await page.locator(".stop-answer").click();
     await page.locator(".send").waitFor({ timeout: 600_000 });
-    const stats = await page.locator(".chat-stats").textContent();
+    const stats = await page.evaluate(() => {
+      const copy = document.querySelector(".chat-stats").cloneNode(true);
+      copy.querySelector(".prompt-view")?.remove();
+      return copy.textContent.trim();
+    });
     results[model] = {
       load_ms: loadMs,
       completion_pause_to_ghost_text_ms: completionMs,
       completion_outcome: shown,
       chat_time_to_first_text_ms: firstTextMs,
-      chat_stats: stats.replace("Prompt", "").trim(),
+      chat_stats: stats,
     };
     console.log(JSON.stringify({ bench: "assistant-browser", model, ...results[model] }));
     await showModels();
