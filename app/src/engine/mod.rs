@@ -311,29 +311,39 @@ pub(crate) fn prompt_ids(tokenizer: &Tokenizer, prompt: &JsValue) -> Result<Vec<
         .collect()
 }
 
-/// The browser's own description of its WebGPU adapter (`vendor/architecture`, e.g.
-/// `google/swiftshader`), which wgpu does not pass through.
-async fn adapter_architecture() -> String {
-    let lookup = async {
-        let gpu = Reflect::get(&js_sys::global(), &"navigator".into())
+/// The browser's WebGPU adapter (`navigator.gpu.requestAdapter()`), if it offers one.
+pub(crate) async fn request_adapter() -> Option<JsValue> {
+    let gpu = Reflect::get(&js_sys::global(), &"navigator".into())
+        .ok()
+        .and_then(|n| Reflect::get(&n, &"gpu".into()).ok())?;
+    let request: js_sys::Function = Reflect::get(&gpu, &"requestAdapter".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let promise: Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
+    let adapter = JsFuture::from(promise).await.ok()?;
+    (!adapter.is_null() && !adapter.is_undefined()).then_some(adapter)
+}
+
+/// `vendor/architecture` from an adapter's `info` (e.g. `google/swiftshader`), which wgpu does
+/// not pass through.
+pub(crate) fn describe_adapter(adapter: &JsValue) -> String {
+    let info = Reflect::get(adapter, &"info".into()).unwrap_or(JsValue::UNDEFINED);
+    let field = |key: &str| {
+        Reflect::get(&info, &key.into())
             .ok()
-            .and_then(|n| Reflect::get(&n, &"gpu".into()).ok())?;
-        let request: js_sys::Function = Reflect::get(&gpu, &"requestAdapter".into())
-            .ok()?
-            .dyn_into()
-            .ok()?;
-        let promise: Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
-        let adapter = JsFuture::from(promise).await.ok()?;
-        let info = Reflect::get(&adapter, &"info".into()).ok()?;
-        let field = |key: &str| {
-            Reflect::get(&info, &key.into())
-                .ok()
-                .and_then(|v| v.as_string())
-                .unwrap_or_default()
-        };
-        Some(format!("{}/{}", field("vendor"), field("architecture")))
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
     };
-    lookup.await.unwrap_or_default()
+    format!("{}/{}", field("vendor"), field("architecture"))
+}
+
+/// The browser's own description of its WebGPU adapter.
+async fn adapter_architecture() -> String {
+    request_adapter()
+        .await
+        .map(|a| describe_adapter(&a))
+        .unwrap_or_default()
 }
 
 /// Thread-per-row kernels on software adapters (SwiftShader), workgroup-per-row elsewhere

@@ -13,7 +13,6 @@ use js_sys::Reflect;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use super::state::{Adapter, CacheView, LoadView};
 use crate::api::{self, js_error_text};
@@ -51,17 +50,7 @@ pub fn refresh(state: IdeState) {
 
 /// This browser's WebGPU adapter: limits, `shader-f16`, and whether it is software.
 async fn adapter() -> Option<Adapter> {
-    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
-    let gpu = Reflect::get(&navigator, &"gpu".into()).ok()?;
-    let request: js_sys::Function = Reflect::get(&gpu, &"requestAdapter".into())
-        .ok()?
-        .dyn_into()
-        .ok()?;
-    let promise: js_sys::Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
-    let adapter = JsFuture::from(promise).await.ok()?;
-    if adapter.is_null() {
-        return None;
-    }
+    let adapter = crate::engine::request_adapter().await?;
     let limits = Reflect::get(&adapter, &"limits".into()).ok()?;
     let limit = |k: &str| {
         Reflect::get(&limits, &k.into())
@@ -78,13 +67,7 @@ async fn adapter() -> Option<Adapter> {
         .ok()
         .is_some_and(|v| v.is_truthy());
     let info = Reflect::get(&adapter, &"info".into()).ok()?;
-    let text = |k: &str| {
-        Reflect::get(&info, &k.into())
-            .ok()
-            .and_then(|v| v.as_string())
-            .unwrap_or_default()
-    };
-    let description = format!("{}/{}", text("vendor"), text("architecture"));
+    let description = crate::engine::describe_adapter(&adapter);
     let fallback = Reflect::get(&info, &"isFallbackAdapter".into())
         .ok()
         .is_some_and(|v| v.is_truthy());
