@@ -187,7 +187,7 @@ fn test(root: &Path, with_qwen: bool) -> anyhow::Result<()> {
     )
 }
 
-/// Runs every bench (each prints JSON): the bench binaries, then the engine in headless
+/// Runs every bench (each prints JSON): the bench binaries, then the engine and the assistant in headless
 /// Chromium against a release appliance.
 fn bench(root: &Path) -> anyhow::Result<()> {
     let smollm2 = models::ensure(&models::SMOLLM2)?;
@@ -211,22 +211,17 @@ fn bench(root: &Path) -> anyhow::Result<()> {
     prereqs::npm_dependencies(root)?;
     web::build(root)?;
     let binary = build_appliance(root, true)?;
-    process::run(
-        process::command("node")
-            .current_dir(root)
-            .arg("benches/browser.mjs")
-            .env("AIRLOCK_BIN", &binary)
-            .env("AIRLOCK_CHROMIUM", &chromium)
-            .env("AIRLOCK_SMOLLM2_GGUF", &smollm2),
-    )?;
-    process::run(
-        process::command("node")
-            .current_dir(root)
-            .arg("benches/assistant.mjs")
-            .env("AIRLOCK_BIN", &binary)
-            .env("AIRLOCK_CHROMIUM", &chromium)
-            .env("AIRLOCK_SMOLLM2_GGUF", &smollm2),
-    )
+    for script in ["benches/browser.mjs", "benches/assistant.mjs"] {
+        process::run(
+            process::command("node")
+                .current_dir(root)
+                .arg(script)
+                .env("AIRLOCK_BIN", &binary)
+                .env("AIRLOCK_CHROMIUM", &chromium)
+                .env("AIRLOCK_SMOLLM2_GGUF", &smollm2),
+        )?;
+    }
+    Ok(())
 }
 
 /// Formatting and clippy, warnings as errors.
