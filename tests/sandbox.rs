@@ -416,3 +416,142 @@ async fn commands_cannot_plant_git_hooks_or_rewrite_the_policy() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn secrets_are_hidden_and_registry_credentials_too() {
+    // Outside /tmp and the home folders, which are private or hidden anyway.
+    let secrets = tempfile::tempdir_in("/var/tmp").unwrap();
+    let token = secrets.path().join("token");
+    std::fs::write(&token, "TOKEN-SECRET").unwrap();
+    let audit = secrets.path().join("audit");
+    std::fs::create_dir(&audit).unwrap();
+    std::fs::write(audit.join("audit-000001.jsonl"), "AUDIT-SECRET").unwrap();
+    let home = tempfile::tempdir_in("/var/tmp").unwrap();
+    std::fs::create_dir_all(home.path().join(".cargo/bin")).unwrap();
+    std::fs::write(home.path().join(".cargo/bin/tool"), "TOOLCHAIN-OK").unwrap();
+    std::fs::write(home.path().join(".cargo/credentials.toml"), "CARGO-SECRET").unwrap();
+    let workspace = tempfile::tempdir().unwrap();
+    let script = format!(
+        "cat {token} {audit}/* $HOME/.cargo/credentials.toml $HOME/.cargo/bin/tool 2>&1; ls -A {audit}; echo done",
+        token = token.display(),
+        audit = audit.display()
+    );
+    let spec = CommandSpec {
+        argv: ["/bin/bash", "--noprofile", "--norc", "-c", &script]
+            .map(String::from)
+            .to_vec(),
+        cwd: workspace.path().to_owned(),
+        timeout: Duration::from_secs(30),
+        max_output_bytes: 1 << 20,
+        extra_env: vec![("HOME".into(), home.path().display().to_string())],
+        writable_git: false,
+    };
+    let out = Sandbox::from_env()
+        .hiding([token.clone(), audit.clone()])
+        .run_collected(&spec)
+        .await
+        .unwrap();
+    assert!(out.stdout.contains("done"), "{} {}", out.stdout, out.stderr);
+    for secret in ["TOKEN-SECRET", "AUDIT-SECRET", "CARGO-SECRET"] {
+        assert!(
+            !out.stdout.contains(secret),
+            "{secret} leaked: {}",
+            out.stdout
+        );
+    }
+    assert!(out.stdout.contains("TOOLCHAIN-OK"), "{}", out.stdout);
+    // The host still has them.
+    assert_eq!(std::fs::read_to_string(&token).unwrap(), "TOKEN-SECRET");
+}
+
+#[tokio::test]
+async fn memory_and_other_limits_are_hard_and_foreign_sockets_and_io_uring_refused() {
+    let script = r#"
+import ctypes, errno, resource, socket
+print("DATA", resource.getrlimit(resource.RLIMIT_DATA)[1])
+try:
+    resource.setrlimit(resource.RLIMIT_DATA, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    print("RAISED")
+except (ValueError, OSError):
+    print("KEPT")
+try:
+    block = bytearray(9 << 30)
+    print("ALLOCATED")
+except MemoryError:
+    print("MEMORY_REFUSED")
+for name, kind in [("AF_PACKET", socket.SOCK_DGRAM), ("AF_NETLINK", socket.SOCK_RAW),
+                   ("AF_VSOCK", socket.SOCK_STREAM), ("AF_UNIX", socket.SOCK_STREAM),
+                   ("AF_INET", socket.SOCK_STREAM)]:
+    try:
+        socket.socket(getattr(socket, name), kind).close()
+        print(name, "OPENED")
+    except OSError as e:
+        print(name, errno.errorcode[e.errno])
+libc = ctypes.CDLL(None, use_errno=True)
+params = ctypes.create_string_buffer(120)
+rc = libc.syscall(425, 4, params)
+print("IO_URING", "OPENED" if rc >= 0 else errno.errorcode[ctypes.get_errno()])
+"#;
+    let out = quick(&format!(
+        "python3 -c '{script}'; ulimit -H -t -d; echo done"
+    ))
+    .await;
+    let stdout = &out.stdout;
+    assert!(stdout.contains("done"), "{stdout} {}", out.stderr);
+    let data_limit = airlock_appliance::sandbox::MAX_DATA_BYTES;
+    assert!(stdout.contains(&format!("DATA {data_limit}")), "{stdout}");
+    assert!(
+        stdout.contains("KEPT") && !stdout.contains("RAISED"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("MEMORY_REFUSED"), "{stdout}");
+    for family in ["AF_PACKET", "AF_NETLINK", "AF_VSOCK"] {
+        assert!(
+            stdout.contains(&format!("{family} EAFNOSUPPORT")),
+            "{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("AF_UNIX OPENED") && stdout.contains("AF_INET OPENED"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("IO_URING ENOSYS"), "{stdout}");
+    let cpu = airlock_appliance::sandbox::CPU_SECONDS.to_string();
+    assert!(
+        stdout.lines().any(|l| l.ends_with(&cpu)),
+        "hard CPU limit: {stdout}"
+    );
+}
+
+/// Set in the re-executed copy of this test that holds an inherited descriptor.
+const INHERITED_FD_CHILD: &str = "AIRLOCK_TEST_INHERITED_FD";
+
+#[tokio::test]
+async fn no_descriptor_the_appliance_inherited_reaches_a_command() {
+    if std::env::var_os(INHERITED_FD_CHILD).is_none() {
+        // Re-run this very test with descriptor 57 open and inheritable, as a careless
+        // parent process of the appliance would leave it.
+        let me = std::env::current_exe().unwrap();
+        let status = std::process::Command::new("/bin/bash")
+            .args(["-c", "exec 57</etc/hostname; exec \"$0\" \"$@\""])
+            .arg(me)
+            .args([
+                "--exact",
+                "no_descriptor_the_appliance_inherited_reaches_a_command",
+                "--nocapture",
+            ])
+            .env(INHERITED_FD_CHILD, "1")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        return;
+    }
+    assert!(
+        std::fs::read_link("/proc/self/fd/57").is_ok(),
+        "the test process holds descriptor 57"
+    );
+    let out = quick("ls /proc/$$/fd; echo done").await;
+    assert!(out.stdout.contains("done"), "{} {}", out.stdout, out.stderr);
+    let fds: Vec<&str> = out.stdout.lines().take_while(|l| *l != "done").collect();
+    assert_eq!(fds, ["0", "1", "2"], "{}", out.stdout);
+}

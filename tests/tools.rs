@@ -172,10 +172,36 @@ async fn git_runs_locally_and_remote_operations_are_refused() {
         .args(["config", "user.name", "Dev"])
         .status()
         .unwrap();
+    // A hostile repository's hook and file-system monitor must not run through the git tool.
+    let hooks = app.workspace().join(".git/hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let hook = hooks.join("pre-commit");
+    std::fs::write(&hook, "#!/bin/sh\necho ran > hook-ran\n").unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let monitor = app.workspace().join("monitor.sh");
+    std::fs::write(&monitor, "#!/bin/sh\necho ran > monitor-ran\n").unwrap();
+    std::fs::set_permissions(
+        &monitor,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::process::Command::new("git")
+        .current_dir(app.workspace())
+        .args(["config", "core.fsmonitor", monitor.to_str().unwrap()])
+        .status()
+        .unwrap();
     let commit = git(&["commit", "-q", "-m", "first local commit"])
         .await
         .json();
     assert_eq!(commit["outcome"]["exit_code"], 0, "{commit}");
+    let status = git(&["status", "--short"]).await.json();
+    assert_eq!(status["outcome"]["exit_code"], 0, "{status}");
+    for marker in ["hook-ran", "monitor-ran"] {
+        assert!(
+            !app.workspace().join(marker).exists(),
+            "{marker}: repository code ran through the git tool"
+        );
+    }
     let log = git(&["log", "--oneline"]).await.json();
     assert!(
         log["stdout"]

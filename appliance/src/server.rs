@@ -97,11 +97,26 @@ impl Appliance {
         let workspace = Workspace::open(&options.workspace)
             .with_context(|| format!("cannot open workspace {}", options.workspace.display()))?;
         let policy = PolicyStore::load(workspace.root().path(), options.policy.as_deref())?;
+        let audit_dir = options
+            .audit_dir
+            .clone()
+            .unwrap_or_else(|| default_audit_dir(workspace.root().path()));
+        let chat_dir = options
+            .chat_dir
+            .clone()
+            .unwrap_or_else(|| crate::chats::default_chat_dir(workspace.root().path()));
+        // Commands never see the session token, the audit log or the conversations.
         let sandbox = options
             .unshare
             .clone()
             .map(Sandbox::with_program)
-            .unwrap_or_else(Sandbox::from_env);
+            .unwrap_or_else(Sandbox::from_env)
+            .hiding(
+                [&audit_dir, &chat_dir]
+                    .into_iter()
+                    .chain(&options.token_file)
+                    .cloned(),
+            );
         let sandbox_status = {
             let sandbox = sandbox.clone();
             tokio::task::spawn_blocking(move || sandbox.probe()).await?
@@ -125,10 +140,6 @@ impl Appliance {
             .map(|l| l.local_addr())
             .collect::<Result<_, _>>()?;
         let secret = SessionSecret::generate()?;
-        let audit_dir = options
-            .audit_dir
-            .clone()
-            .unwrap_or_else(|| default_audit_dir(workspace.root().path()));
         let audit_log = AuditLog::open_with(&audit_dir, options.audit_rotation.unwrap_or_default())
             .with_context(|| format!("cannot open the audit log in {}", audit_dir.display()))?;
         let audit = AuditContext {
@@ -175,7 +186,6 @@ impl Appliance {
                 .append(entry)
                 .context("cannot write the audit log")?;
         }
-        let workspace_root = workspace.root().path().to_path_buf();
         let workspace = Arc::new(workspace);
         let policy = Arc::new(policy);
         let tools = ToolsState {
@@ -186,27 +196,24 @@ impl Appliance {
             audit: audit.log.clone(),
             actor: audit.actor.clone(),
         };
-        let state =
-            ApiState {
-                workspace,
-                launch: Arc::new(LaunchFacts {
-                    listeners: listeners.clone(),
-                    workspace_name,
-                    sandbox: sandbox_status,
-                    policy: policy.clone(),
-                    session_start_seq,
-                }),
-                audit: audit.log.clone(),
-                sandbox,
-                models,
-                chats: Arc::new(
-                    crate::chats::ChatStore::open(&options.chat_dir.clone().unwrap_or_else(|| {
-                        crate::chats::default_chat_dir(workspace_root.as_path())
-                    }))
+        let state = ApiState {
+            workspace,
+            launch: Arc::new(LaunchFacts {
+                listeners: listeners.clone(),
+                workspace_name,
+                sandbox: sandbox_status,
+                policy: policy.clone(),
+                session_start_seq,
+            }),
+            audit: audit.log.clone(),
+            sandbox,
+            models,
+            chats: Arc::new(
+                crate::chats::ChatStore::open(&chat_dir)
                     .context("cannot open the conversation store")?,
-                ),
-                actor: audit.actor.clone(),
-            };
+            ),
+            actor: audit.actor.clone(),
+        };
         let router = build_router(state, tools, port, secret.clone(), audit.clone());
         let (stop, stopped) = watch::channel(false);
         let tasks = sockets

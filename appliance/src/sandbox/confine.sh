@@ -1,14 +1,17 @@
 # Runs inside fresh user/network/PID/mount namespaces, before the command (see run.rs).
-# $1 is the workspace, $2 "git" (the git tool: .git stays writable) or "protect"; the rest is
-# the command. Afterwards:
+# $1 is the workspace, $2 "git" (the git tool: .git stays writable) or "protect", $3 the
+# secret paths (token file, audit and state folders), one per line; the rest is the command. Resource limits, the seccomp filter and closed descriptors come from the appliance
+# before `unshare` runs (child.rs). Afterwards:
 #   - the whole filesystem is read-only, every submount included,
 #   - /tmp, /dev/shm and /run are private tmpfs (no host Unix socket under them is reachable),
 #   - home folders (/root, /home, $HOME) are hidden, except the toolchains and git identity
 #     ($HOME/.cargo, $HOME/.rustup, $HOME/.gitconfig), which stay read-only,
 #   - the workspace is back at its path, read-write, except .git and .airlock (read-only
-#     unless $2 is "git": a command cannot plant hooks, git config or a policy).
+#     unless $2 is "git": a command cannot plant hooks, git config or a policy),
+#   - the secrets are hidden: an empty folder or an empty file in their place, as are the
+#     registry credentials beside the toolchain ($HOME/.cargo/credentials*).
 # Any failed step stops here with exit 125: the command never runs unconfined.
-ws="$1"; mode="$2"; shift 2
+ws="$1"; mode="$2"; secrets="$3"; shift 3
 # The prologue's own tools come from the system folders only; the command gets its PATH back.
 command_path="$PATH"
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -42,12 +45,21 @@ for item in .cargo .rustup .gitconfig; do
   mount -n --move "$keep/$item" "$HOME/$item" && mount -n -o remount,bind,ro "$HOME/$item" || fail "restore $item"
 done
 mkdir -p "$ws" && mount -n --move /mnt "$ws" && cd "$ws" || fail "workspace"
+set -f; IFS='
+'
+for secret in $secrets "$HOME/.cargo/credentials" "$HOME/.cargo/credentials.toml"; do
+  if [ -d "$secret" ]; then
+    mount -n -t tmpfs -o size=4k,mode=000 tmpfs "$secret" || fail "hide a secret folder"
+  elif [ -e "$secret" ]; then
+    mount -n --bind /dev/null "$secret" || fail "hide a secret file"
+  fi
+done
+unset IFS; set +f
 if [ "$mode" != git ]; then
   for protected in .git .airlock; do
     [ -e "$ws/$protected" ] || continue
     mount -n --bind "$ws/$protected" "$ws/$protected" && mount -n -o remount,bind,ro "$ws/$protected" || fail "read-only $protected"
   done
 fi
-ulimit -S -t @CPU_SECONDS@ -f @MAX_FILE_KIB@ -u @MAX_PROCESSES@ 2>/dev/null
 PATH="$command_path"; export PATH
 exec "$@"

@@ -6,12 +6,13 @@
 //! namespace is killed (PID 1 of a PID namespace takes every descendant with it, setsid and
 //! double forks included). If the namespaces cannot be created, nothing runs: fail closed.
 
+mod child;
 mod run;
 
-pub use run::{CommandSpec, INHERITED_ENV, RunEvent, RunOutcome, sandbox_env};
+pub use child::{CPU_SECONDS, MAX_DATA_BYTES, MAX_FILE_BYTES, MAX_PROCESSES};
+pub use run::{CommandSpec, INHERITED_ENV, Launch, RunEvent, RunOutcome, sandbox_env};
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde::Serialize;
 
@@ -29,6 +30,7 @@ pub struct SandboxStatus {
 #[derive(Clone, Debug)]
 pub struct Sandbox {
     unshare: PathBuf,
+    secrets: Vec<PathBuf>,
     running: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<u32, String>>>,
 }
 
@@ -116,7 +118,25 @@ impl Sandbox {
     pub fn with_program(program: impl Into<PathBuf>) -> Self {
         Self {
             unshare: program.into(),
+            secrets: Vec::new(),
             running: Default::default(),
+        }
+    }
+
+    /// Hides `secrets` (files or folders: the token file, the audit and state folders) from
+    /// every command; paths that do not exist yet are hidden if they exist when one runs.
+    pub fn hiding(mut self, secrets: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.secrets = secrets
+            .into_iter()
+            .map(|p| p.canonicalize().unwrap_or(p))
+            .collect();
+        self
+    }
+
+    fn launch(&self) -> Launch<'_> {
+        Launch {
+            unshare: &self.unshare,
+            secrets: &self.secrets,
         }
     }
 
@@ -134,7 +154,7 @@ impl Sandbox {
 
     /// Runs a probe in the sandbox: it must start, and see no interface besides loopback.
     pub fn probe(&self) -> SandboxStatus {
-        probe(&self.unshare)
+        probe(self.launch())
     }
 
     /// Runs `spec` to the end and returns its output (for calls that answer all at once).
@@ -172,7 +192,7 @@ impl Sandbox {
             let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
             running.insert(pid, spec.argv.last().cloned().unwrap_or_default());
         };
-        let result = run::run(&self.unshare, spec, events, cancel, register).await;
+        let result = run::run(self.launch(), spec, events, cancel, register).await;
         if let Ok((_, Some(pid))) = &result {
             self.running
                 .lock()
@@ -195,8 +215,8 @@ pub const UNSHARE_FLAGS: &[&str] = &[
     "--mount-proc",
 ];
 
-fn probe(unshare: &std::path::Path) -> SandboxStatus {
-    if let Err(why) = trusted(unshare) {
+fn probe(launch: Launch<'_>) -> SandboxStatus {
+    if let Err(why) = trusted(launch.unshare) {
         return SandboxStatus {
             available: false,
             detail: format!("cannot start `unshare` safely ({why}); install util-linux"),
@@ -211,22 +231,10 @@ fn probe(unshare: &std::path::Path) -> SandboxStatus {
         hex::encode(nonce)
     ));
     let _ = std::fs::create_dir_all(&scratch);
-    let output = Command::new(unshare)
-        .args(UNSHARE_FLAGS)
-        .args([
-            "--",
-            "/bin/sh",
-            "-c",
-            &run::confine_script(),
-            "airlock-sandbox",
-        ])
-        .arg(&scratch)
-        .arg("protect")
-        .args(["/bin/cat", "/proc/net/dev"])
-        .current_dir(&scratch)
-        .env_clear()
-        .env("PATH", SYSTEM_PATH)
-        .output();
+    let argv = ["/bin/cat", "/proc/net/dev"].map(String::from);
+    let output = launch
+        .command(&scratch, false, &argv)
+        .and_then(|mut command| command.env("PATH", SYSTEM_PATH).output());
     let _ = std::fs::remove_dir(&scratch);
     let output = match output {
         Ok(o) => o,

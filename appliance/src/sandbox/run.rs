@@ -1,6 +1,6 @@
 //! Running one command in the sandbox, streaming its output, enforcing its limits.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, watch};
 
 use super::UNSHARE_FLAGS;
+use super::child::ChildSetup;
 
 /// Environment variables a sandboxed command may inherit; everything else (proxies,
 /// `GIT_SSH_COMMAND`, `LD_PRELOAD`, `BASH_ENV`, credentials…) is dropped.
@@ -23,14 +24,6 @@ pub const INHERITED_ENV: &[&str] = &[
     "RUSTUP_HOME",
     "CARGO_HOME",
 ];
-
-/// CPU seconds a command may use.
-const CPU_SECONDS: u64 = 600;
-/// Processes the user may have (RLIMIT_NPROC; the kernel exempts host root, so this bites
-/// when the appliance runs as an ordinary user, which is the normal case).
-const MAX_PROCESSES: u64 = 4096;
-/// Largest file a command may write, in KiB.
-const MAX_FILE_KIB: u64 = 1024 * 1024;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -77,13 +70,62 @@ pub struct RunOutcome {
 }
 
 /// The shell prologue run inside the namespaces before the command (`confine.sh`): the
-/// filesystem read-only except the workspace and a private `/tmp`, home folders hidden but
-/// for the toolchains, then the limits. If any step fails the command does not run (exit 125).
-pub fn confine_script() -> String {
-    include_str!("confine.sh")
-        .replace("@CPU_SECONDS@", &CPU_SECONDS.to_string())
-        .replace("@MAX_FILE_KIB@", &MAX_FILE_KIB.to_string())
-        .replace("@MAX_PROCESSES@", &MAX_PROCESSES.to_string())
+/// filesystem read-only except the workspace and a private `/tmp`, home folders and secrets
+/// hidden but for the toolchains. If any step fails the command does not run (exit 125).
+pub const CONFINE_SCRIPT: &str = include_str!("confine.sh");
+
+/// How the sandbox starts a command: the verified `unshare` and the paths to hide.
+#[derive(Clone, Copy, Debug)]
+pub struct Launch<'a> {
+    /// The `unshare` program, resolved and verified once.
+    pub unshare: &'a Path,
+    /// Files and folders the command must not see (token file, audit and state folders).
+    pub secrets: &'a [PathBuf],
+}
+
+impl Launch<'_> {
+    /// The host-side command that runs `argv` confined to `workspace`: the child setup
+    /// (limits, seccomp, descriptors), the namespaces, then the prologue.
+    pub fn command(
+        &self,
+        workspace: &Path,
+        writable_git: bool,
+        argv: &[String],
+    ) -> std::io::Result<std::process::Command> {
+        let secrets: Vec<&Path> = self
+            .secrets
+            .iter()
+            .map(PathBuf::as_path)
+            // Hiding a folder that holds the workspace would hide the workspace.
+            .filter(|s| !workspace.starts_with(s))
+            .collect();
+        let mut listed = String::new();
+        for secret in &secrets {
+            let text = secret
+                .to_str()
+                .filter(|t| !t.contains('\n'))
+                .ok_or_else(|| {
+                    std::io::Error::other(format!(
+                        "cannot hide {} from commands: its name is not plain text",
+                        secret.display()
+                    ))
+                })?;
+            listed.push_str(text);
+            listed.push('\n');
+        }
+        let mut command = std::process::Command::new(self.unshare);
+        command
+            .args(UNSHARE_FLAGS)
+            .args(["--", "/bin/sh", "-c", CONFINE_SCRIPT, "airlock-sandbox"])
+            .arg(workspace)
+            .arg(if writable_git { "git" } else { "protect" })
+            .arg(listed)
+            .args(argv)
+            .current_dir(workspace)
+            .env_clear();
+        ChildSetup::new()?.install(&mut command);
+        Ok(command)
+    }
 }
 
 /// The environment a sandboxed command gets from its parent's: only [`INHERITED_ENV`].
@@ -96,21 +138,14 @@ pub fn sandbox_env(parent: impl IntoIterator<Item = (String, String)>) -> Vec<(S
 
 /// Runs `spec` in fresh namespaces. Output goes to `events`; `cancel` set to true kills it.
 pub async fn run(
-    unshare: &std::path::Path,
+    launch: Launch<'_>,
     spec: &CommandSpec,
     events: mpsc::Sender<RunEvent>,
     mut cancel: watch::Receiver<bool>,
     register: impl FnOnce(u32),
 ) -> std::io::Result<(RunOutcome, Option<u32>)> {
-    let mut command = Command::new(unshare);
+    let mut command = Command::from(launch.command(&spec.cwd, spec.writable_git, &spec.argv)?);
     command
-        .args(UNSHARE_FLAGS)
-        .args(["--", "/bin/sh", "-c", &confine_script(), "airlock-sandbox"])
-        .arg(&spec.cwd)
-        .arg(if spec.writable_git { "git" } else { "protect" })
-        .args(&spec.argv)
-        .current_dir(&spec.cwd)
-        .env_clear()
         .envs(sandbox_env(std::env::vars()))
         .envs(spec.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("TERM", "dumb")

@@ -1,6 +1,16 @@
 //! Git, locally only: a subcommand allowlist and a refusal of every option that could make
 //! git reach out (remotes, custom transports, ssh commands, URL rewriting, credentials).
 
+/// Settings every git call gets first, so nothing in the repository's own config runs code:
+/// no hooks, no file-system monitor, no pager, no external diff tool.
+pub const SAFE_CONFIG: &[&str] = &[
+    "core.hooksPath=/dev/null",
+    "core.fsmonitor=false",
+    "core.pager=cat",
+    "diff.external=",
+    "core.sshCommand=false",
+];
+
 /// Subcommands the agent and the terminal panel may run.
 pub const LOCAL_SUBCOMMANDS: &[&str] = &[
     "status",

@@ -321,6 +321,11 @@ async fn git(State(state): State<ToolsState>, JsonBody(body): JsonBody<GitArgs>)
     guard::approval(&policy, "git", body.approved)?;
     guard::sandbox_ready(&state.sandbox_status)?;
     let mut argv = vec!["git".to_owned()];
+    argv.extend(
+        git_guard::SAFE_CONFIG
+            .iter()
+            .flat_map(|c| ["-c".to_owned(), (*c).to_owned()]),
+    );
     argv.extend(body.args.iter().cloned());
     let spec = CommandSpec {
         argv,
