@@ -449,3 +449,76 @@ async fn the_system_prompt_filter_drops_external_url_instructions() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn symlinks_do_not_reach_denied_files_and_compound_commands_do_not_ride_an_allow_rule() {
+    let pinned_dir = tempfile::tempdir().unwrap();
+    let pinned = pinned_dir.path().join("policy.toml");
+    std::fs::write(
+        &pinned,
+        "approval = []\n[commands]\nallow = [\"ls\", \"echo\"]\ndeny = [\"curl\"]\ndefault = \"ask\"\n[paths]\ndeny = [\"secrets/**\"]\n",
+    )
+    .unwrap();
+    let app = TestAppliance::start_with(|o| o.policy = Some(pinned.clone())).await;
+    let ws = app.workspace();
+    std::fs::create_dir_all(ws.join("secrets")).unwrap();
+    std::fs::write(ws.join("secrets/key.pem"), "PRIVATE KEY MATERIAL").unwrap();
+    std::fs::create_dir_all(ws.join(".airlock")).unwrap();
+    std::fs::write(ws.join(".airlock/policy.toml"), "approval = []\n").unwrap();
+    std::os::unix::fs::symlink("secrets/key.pem", ws.join("notes.txt")).unwrap();
+    std::os::unix::fs::symlink(".airlock", ws.join("config")).unwrap();
+    std::os::unix::fs::symlink("secrets", ws.join("docs")).unwrap();
+    for (tool, path) in [
+        ("read_file", "notes.txt"),
+        ("read_file", "docs/key.pem"),
+        ("read_file", "config/policy.toml"),
+        ("apply_edit", "config/policy.toml"),
+        ("apply_edit", "notes.txt"),
+        ("propose_edit", "docs/new.txt"),
+    ] {
+        let res = app.tool(tool, path_args(tool, path)).await;
+        assert_eq!(
+            res.status,
+            403,
+            "{tool} {path}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
+        assert_eq!(res.refusal_reason(), "path_denied", "{tool} {path}");
+        assert!(!String::from_utf8_lossy(&res.body).contains("PRIVATE KEY"));
+    }
+    let listed = app
+        .tool("list_dir", path_args("list_dir", "docs"))
+        .await
+        .json();
+    assert_eq!(listed["entries"], json!([]), "{listed}");
+    assert_eq!(
+        std::fs::read_to_string(ws.join(".airlock/policy.toml")).unwrap(),
+        "approval = []\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join("secrets/key.pem")).unwrap(),
+        "PRIVATE KEY MATERIAL"
+    );
+    let run = |command: &'static str| app.tool("run_command", json!({ "command": command }));
+    for line in [
+        "ls && curl http://127.0.0.1/",
+        "echo hi; /usr/bin/curl http://127.0.0.1/",
+        "ls | env X=1 curl http://127.0.0.1/",
+        "echo $(curl http://127.0.0.1/)",
+        "ls\ncurl http://127.0.0.1/",
+        "bash -c 'ls; curl http://127.0.0.1/'",
+    ] {
+        let res = run(line).await;
+        assert_eq!(res.status, 403, "{line}");
+        assert_eq!(res.refusal_reason(), "command_denied", "{line}");
+    }
+    for line in ["ls; rm -rf src", "echo `id`", "ls | xargs rm"] {
+        let res = run(line).await;
+        assert_eq!(res.status, 403, "{line}");
+        assert_eq!(res.refusal_reason(), "approval_required", "{line}");
+    }
+    assert!(ws.join("src").exists());
+    let (output, exit) = command_stream(&run("ls && echo fine").await.body);
+    assert_eq!(exit["exit_code"], 0, "{output}");
+    assert!(output.contains("fine"), "{output}");
+}

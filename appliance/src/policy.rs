@@ -3,6 +3,8 @@
 //! `.airlock/policy.toml` in the workspace, unless an administrator pinned a policy file
 //! from outside the workspace (`airlock serve --policy FILE`), which then wins outright.
 
+mod command_line;
+
 use std::path::Path;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -222,15 +224,40 @@ impl Policy {
             || self.denied_paths.is_match(path)
     }
 
-    /// The verdict for a command line: deny rules first, then ask, then allow, then default.
-    /// A rule matches the command's first word(s): `cargo test` matches `cargo test --all`.
+    /// The verdict for a command line, judged per simple command ([`command_line::parse`]):
+    /// the strictest of its commands' verdicts wins, and a line whose effect the text cannot
+    /// show (a command substitution, a subshell, `xargs` …) needs approval at least.
     pub fn command_verdict(&self, command: &str) -> (Verdict, Option<String>) {
-        let words: Vec<&str> = command.split_whitespace().collect();
+        let line = command_line::parse(command);
+        let mut worst = (Verdict::Allow, None);
+        if line.commands.is_empty() {
+            worst = (self.default_verdict, None);
+        }
+        for words in &line.commands {
+            let verdict = self.simple_verdict(words);
+            if rank(verdict.0) > rank(worst.0) {
+                worst = verdict;
+            }
+        }
+        match line.opaque {
+            Some(why) if worst.0 == Verdict::Allow => {
+                (Verdict::Ask, Some(format!("the line holds {why}")))
+            }
+            _ => worst,
+        }
+    }
+
+    /// One simple command: deny rules first, then ask, then allow, then the default. A rule
+    /// matches the command's first word(s): `cargo test` matches `cargo test --all`.
+    fn simple_verdict(&self, words: &[String]) -> (Verdict, Option<String>) {
         let matches = |rule: &String| {
             let rule_words: Vec<&str> = rule.split_whitespace().collect();
             !rule_words.is_empty()
                 && words.len() >= rule_words.len()
-                && words[..rule_words.len()] == rule_words[..]
+                && words[..rule_words.len()]
+                    .iter()
+                    .zip(&rule_words)
+                    .all(|(w, r)| w == r)
         };
         for (rules, verdict) in [
             (&self.deny, Verdict::Deny),
@@ -242,6 +269,15 @@ impl Policy {
             }
         }
         (self.default_verdict, None)
+    }
+}
+
+/// How strict a verdict is, for picking the strictest.
+fn rank(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Allow => 0,
+        Verdict::Ask => 1,
+        Verdict::Deny => 2,
     }
 }
 
@@ -273,6 +309,36 @@ deny = [".env", "secrets/**"]
             Verdict::Deny,
             "ls must not match lsof"
         );
+        // Compound lines are judged per command: an allow rule carries nothing else.
+        for line in [
+            "cargo test && curl x",
+            "cargo test; /usr/bin/curl x",
+            "ls | env A=1 curl x",
+            "cargo test\ncurl x",
+            "cargo test $(curl x)",
+            "bash -c 'ls; curl x'",
+            "'cur'l x",
+        ] {
+            assert_eq!(policy.command_verdict(line).0, Verdict::Deny, "{line}");
+        }
+        assert_eq!(policy.command_verdict("ls && lsof").0, Verdict::Deny);
+        assert_eq!(
+            policy.command_verdict("cargo test 2>&1 > out.txt && ls").0,
+            Verdict::Allow
+        );
+        let asks = Policy::parse(
+            "[commands]\nallow = [\"ls\", \"cargo test\"]\ndefault = \"ask\"",
+            PolicySource::Workspace,
+        )
+        .unwrap();
+        for line in [
+            "cargo test `echo hi`",
+            "ls | xargs ls",
+            "(ls)",
+            "ls; rm -rf src",
+        ] {
+            assert_eq!(asks.command_verdict(line).0, Verdict::Ask, "{line}");
+        }
         assert!(
             policy.path_denied(".env")
                 && policy.path_denied("secrets/a/b.key")

@@ -65,9 +65,11 @@ pub fn approval(policy: &Policy, tool: &'static str, approved: bool) -> Result<(
     Ok(())
 }
 
-/// Checks a tool that takes a workspace path: syntax, policy path rules, approval.
+/// Checks a tool that takes a workspace path: syntax, policy path rules (on the path as
+/// written and on where its symlinks lead), approval.
 pub fn path_tool(
     policy: &Policy,
+    root: &WorkspaceRoot,
     tool: &'static str,
     path: &str,
     approved: bool,
@@ -80,6 +82,20 @@ pub fn path_tool(
             tool,
             "path_denied",
             format!("the policy does not let tools touch {path:?}"),
+        ));
+    }
+    // A symlink inside the workspace must not lead to a denied file or to `.airlock/`.
+    let real = root
+        .resolve_existing(path)
+        .or_else(|_| root.resolve_new(path));
+    if let Some(target) = real.ok().and_then(|r| root.relative_of(&r))
+        && target != path
+        && policy.path_denied(&target)
+    {
+        return Err(Refusal::new(
+            tool,
+            "path_denied",
+            format!("{path:?} leads to {target:?}, which the policy does not let tools touch"),
         ));
     }
     approval(policy, tool, approved)

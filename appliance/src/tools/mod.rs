@@ -158,11 +158,19 @@ async fn list_dir(
     JsonBody(args): JsonBody<PathArgs>,
 ) -> ToolResult {
     let policy = state.policy("list_dir").await?;
-    guard::path_tool(&policy, "list_dir", &args.path, args.approved)?;
+    guard::path_tool(
+        &policy,
+        state.workspace.root(),
+        "list_dir",
+        &args.path,
+        args.approved,
+    )?;
     let path = args.path.clone();
     let entries = state
         .blocking(move |ws| {
             let real = ws.root().resolve_existing(&path)?;
+            // Children are judged by where they really are too (`path` may be a symlink).
+            let real_rel = ws.root().relative_of(&real).unwrap_or_default();
             let mut entries = Vec::new();
             for entry in std::fs::read_dir(&real)
                 .map_err(|e| crate::workspace::FileError::Io(path.clone(), e))?
@@ -174,7 +182,12 @@ async fn list_dir(
                 } else {
                     format!("{path}/{name}")
                 };
-                if name == ".git" || policy.path_denied(&child) {
+                let real_child = if real_rel.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{real_rel}/{name}")
+                };
+                if name == ".git" || policy.path_denied(&child) || policy.path_denied(&real_child) {
                     continue;
                 }
                 let kind = match entry.file_type() {
@@ -196,7 +209,13 @@ async fn read_file(
     JsonBody(args): JsonBody<PathArgs>,
 ) -> ToolResult {
     let policy = state.policy("read_file").await?;
-    guard::path_tool(&policy, "read_file", &args.path, args.approved)?;
+    guard::path_tool(
+        &policy,
+        state.workspace.root(),
+        "read_file",
+        &args.path,
+        args.approved,
+    )?;
     let path = args.path.clone();
     let file = state.blocking(move |ws| ws.read(&path)).await?;
     let (content, redactions) = state
@@ -226,6 +245,7 @@ async fn propose_edit(
 ) -> ToolResult {
     guard::path_tool(
         &*state.policy("propose_edit").await?,
+        state.workspace.root(),
         "propose_edit",
         &args.path,
         true,
@@ -260,6 +280,7 @@ async fn apply_edit(
 ) -> ToolResult {
     guard::path_tool(
         &*state.policy("apply_edit").await?,
+        state.workspace.root(),
         "apply_edit",
         &args.path,
         args.approved,
