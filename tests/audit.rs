@@ -270,3 +270,200 @@ mod rotation {
         assert!(report.records < 20);
     }
 }
+
+/// Tampering while the appliance is stopped: found by `verify`, and recorded as an alarm in
+/// the log when the appliance opens it again (the chain is never silently re-anchored).
+mod tampering_while_stopped {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    use airlock_appliance::audit::{
+        ALARM_ACTION, AuditKey, AuditLog, AuditRecord, CHECKPOINT_FILE, CLOCK_ACTION, Entry,
+        LOG_FILE, VerifyReport, verify,
+    };
+
+    fn entry(i: usize) -> Entry {
+        Entry {
+            actor: "session:test".into(),
+            action: "fs.write".into(),
+            target: format!("file{i}.rs"),
+            outcome: "ok".into(),
+        }
+    }
+
+    /// An audit folder (inside a temporary parent, so its key stays inside too) with
+    /// `n` records, closed.
+    fn log_with(n: usize) -> (tempfile::TempDir, std::path::PathBuf) {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("audit");
+        let log = AuditLog::open(&dir).unwrap();
+        for i in 0..n {
+            log.append(entry(i)).unwrap();
+        }
+        (parent, dir)
+    }
+
+    fn check(dir: &Path) -> VerifyReport {
+        verify(&dir.join(LOG_FILE), Some(&dir.join(CHECKPOINT_FILE))).unwrap()
+    }
+
+    fn lines(dir: &Path) -> Vec<String> {
+        std::fs::read_to_string(dir.join(LOG_FILE))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// Reopens the log as the appliance would at its next start, and appends one record.
+    fn reopen(dir: &Path) -> Vec<AuditRecord> {
+        AuditLog::open(dir).unwrap().append(entry(99)).unwrap();
+        lines(dir)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn assert_alarm(dir: &Path, words: &str) {
+        let records = reopen(dir);
+        let alarm = records
+            .iter()
+            .find(|r| r.action == ALARM_ACTION)
+            .expect("an alarm record");
+        assert!(alarm.outcome.contains(words), "{}", alarm.outcome);
+        let report = check(dir);
+        assert!(!report.ok, "{report:?}");
+        assert_eq!(report.bad_seq, Some(alarm.seq), "{report:?}");
+        assert!(report.problem.unwrap().contains("alarm"));
+    }
+
+    #[test]
+    fn a_truncated_log_fails_and_raises_an_alarm_on_reopen() {
+        let (_keep, dir) = log_with(6);
+        let kept = lines(&dir)[..4].join("\n") + "\n";
+        std::fs::write(dir.join(LOG_FILE), kept).unwrap();
+        let report = check(&dir);
+        assert!(!report.ok && report.problem.unwrap().contains("truncated"));
+        assert_alarm(&dir, "records were removed");
+    }
+
+    #[test]
+    fn a_wiped_or_deleted_log_fails_and_raises_an_alarm_on_reopen() {
+        for wipe in [true, false] {
+            let (_keep, dir) = log_with(3);
+            if wipe {
+                std::fs::write(dir.join(LOG_FILE), "").unwrap();
+            } else {
+                std::fs::remove_file(dir.join(LOG_FILE)).unwrap();
+            }
+            assert!(!check(&dir).ok, "wiped: {wipe}");
+            assert_alarm(&dir, "the log ends at record 0");
+        }
+    }
+
+    #[test]
+    fn a_stale_checkpoint_fails_and_raises_an_alarm_on_reopen() {
+        let (_keep, dir) = log_with(3);
+        let old = std::fs::read(dir.join(CHECKPOINT_FILE)).unwrap();
+        let log = AuditLog::open(&dir).unwrap();
+        log.append(entry(3)).unwrap();
+        log.append(entry(4)).unwrap();
+        drop(log);
+        std::fs::write(dir.join(CHECKPOINT_FILE), old).unwrap();
+        let report = check(&dir);
+        assert!(!report.ok && report.problem.unwrap().contains("stale"));
+        assert_alarm(&dir, "old checkpoint");
+    }
+
+    #[test]
+    fn rewritten_history_needs_the_key() {
+        let (_keep, dir) = log_with(4);
+        // Rewrite record 2 and re-chain everything after it, as a careful forger would.
+        let mut records: Vec<AuditRecord> = lines(&dir)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        records[1].target = "innocent.rs".into();
+        for i in 1..records.len() {
+            if i > 1 {
+                records[i].prev_hash = records[i - 1].hash.clone();
+            }
+            records[i].hash = records[i].compute_hash();
+        }
+        let text: String = records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect();
+        std::fs::write(dir.join(LOG_FILE), text).unwrap();
+        let last = records.last().unwrap();
+        let forged = format!(r#"{{"seq":{},"hash":"{}"}}"#, last.seq, last.hash);
+        std::fs::write(dir.join(CHECKPOINT_FILE), &forged).unwrap();
+        let report = check(&dir);
+        assert!(!report.ok, "{report:?}");
+        assert!(report.problem.unwrap().contains("seal"));
+        let wrong_key = format!(
+            r#"{{"seq":{},"hash":"{}","seal":"{}"}}"#,
+            last.seq,
+            last.hash,
+            "ab".repeat(32)
+        );
+        std::fs::write(dir.join(CHECKPOINT_FILE), wrong_key).unwrap();
+        assert!(!check(&dir).ok);
+        assert_alarm(&dir, "seal");
+    }
+
+    #[test]
+    fn audit_files_are_private_and_the_key_lives_outside_the_folder() {
+        let (_keep, dir) = log_with(1);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join(LOG_FILE)), 0o600);
+        assert_eq!(mode(&dir.join(CHECKPOINT_FILE)), 0o600);
+        let key = AuditKey::path_for(&dir);
+        assert!(!key.starts_with(&dir));
+        assert_eq!(mode(&key), 0o600);
+        assert!(check(&dir).ok);
+    }
+
+    #[test]
+    fn a_clock_that_went_back_is_recorded_and_reported() {
+        let (_keep, dir) = log_with(2);
+        // The newest record claims a time far ahead, as if the clock was later set back.
+        let mut records: Vec<AuditRecord> = lines(&dir)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let last = records.last_mut().unwrap();
+        last.time = "2999-01-01T00:00:00.000Z".into();
+        last.hash = last.compute_hash();
+        let (seq, hash) = (last.seq, last.hash.clone());
+        let text: String = records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect();
+        std::fs::write(dir.join(LOG_FILE), text).unwrap();
+        let key = AuditKey::load(&dir).unwrap().unwrap();
+        std::fs::write(
+            dir.join(CHECKPOINT_FILE),
+            serde_json::to_vec(&key.seal(seq, &hash)).unwrap(),
+        )
+        .unwrap();
+        let records = reopen(&dir);
+        assert!(records.iter().all(|r| r.action != ALARM_ACTION));
+        let clock = records.iter().find(|r| r.action == CLOCK_ACTION).unwrap();
+        assert!(
+            clock.outcome.contains("went back from 2999"),
+            "{}",
+            clock.outcome
+        );
+        let report = check(&dir);
+        assert!(report.ok, "{report:?}");
+        assert!(
+            report
+                .warnings
+                .iter()
+                .any(|w| w.contains("clock went back")),
+            "{report:?}"
+        );
+    }
+}

@@ -143,7 +143,62 @@ fn a_test_double_process_with_a_wildcard_socket_is_flagged() {
     double.wait().unwrap();
     assert_eq!(sockets.len(), 1, "{sockets:?}");
     assert!(!sockets[0].loopback_only);
-    assert!(sockets[0].local.ip().is_unspecified());
+    assert!(sockets[0].local.starts_with("0.0.0.0:"), "{sockets:?}");
+}
+
+#[tokio::test]
+async fn a_socket_opened_and_closed_while_a_command_ran_is_still_reported() {
+    let app = TestAppliance::start().await;
+    // Open for half a second, then closed; the command ends long before the report is read.
+    let script = "python3 -c 'import socket,time; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((\"0.0.0.0\", 0)); time.sleep(0.5); s.close()'; echo finished";
+    let res = app
+        .tool("run_command", json!({"command": script, "approved": true}))
+        .await;
+    assert!(String::from_utf8_lossy(&res.body).contains("finished"));
+    let report = app.send(app.authed("GET", "/api/evidence")).await.json();
+    assert!(
+        report["commands"].as_array().unwrap().is_empty(),
+        "nothing runs now"
+    );
+    assert_eq!(report["all_clear"], false, "{report}");
+    let findings = report["findings"].to_string();
+    assert!(
+        findings.contains("seen while running") && findings.contains("0.0.0.0"),
+        "{findings}"
+    );
+}
+
+#[tokio::test]
+async fn unix_sockets_are_reported_and_a_failing_audit_chain_is_not_all_clear() {
+    let app = TestAppliance::start().await;
+    let script = "python3 -c 'import socket,time; s=socket.socket(socket.AF_UNIX); s.bind(\"/tmp/evidence.sock\"); s.listen(); time.sleep(30)'";
+    let command = spawn_command(&app, script, 3);
+    let report = evidence_when(&app, |r| {
+        r["commands"][0]["processes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["sockets"].as_array().cloned().unwrap_or_default())
+            .any(|s| s["protocol"] == "unix" && s["local"] == "/tmp/evidence.sock")
+    })
+    .await;
+    assert_eq!(
+        report["all_clear"], true,
+        "a Unix socket stays on the machine: {report}"
+    );
+    command.await.unwrap();
+    // Rewrite a record of this session's log: the report must no longer read as all clear.
+    let log = app.audit_dir().join(airlock_appliance::audit::LOG_FILE);
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::write(&log, text.replacen("session.start", "session.begin", 1)).unwrap();
+    let report = app.send(app.authed("GET", "/api/evidence")).await.json();
+    assert_eq!(report["all_clear"], false, "{report}");
+    assert!(
+        report["findings"]
+            .to_string()
+            .contains("audit log fails verification"),
+        "{report}"
+    );
 }
 
 #[tokio::test]

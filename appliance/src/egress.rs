@@ -1,5 +1,7 @@
 //! Evidence that the appliance talks to nobody but loopback: its own open sockets, read
-//! from `/proc`, each classified as loopback-only or not.
+//! from `/proc`, each classified as loopback-only or not. Every socket descriptor is
+//! accounted for: TCP/UDP, Unix, raw, packet and netlink sockets are read from their
+//! tables, and one that is in none of them (vsock, Bluetooth, …) is reported as `other`.
 
 use std::collections::HashSet;
 use std::fs;
@@ -10,15 +12,22 @@ use serde::Serialize;
 /// One socket owned by this process.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct OwnSocket {
-    /// `tcp`, `tcp6`, `udp` or `udp6`.
+    /// `tcp`, `tcp6`, `udp`, `udp6`, `raw`, `raw6`, `unix`, `packet`, `netlink` or `other`.
     pub protocol: &'static str,
-    /// Local address and port.
-    pub local: SocketAddr,
-    /// Peer address and port (unspecified for listeners).
-    pub remote: SocketAddr,
-    /// True when both ends are loopback (or the peer is unspecified).
+    /// Local address and port (a Unix socket's path; the inode where there is no address).
+    pub local: String,
+    /// Peer address and port (unspecified for listeners; empty where there is none).
+    pub remote: String,
+    /// True when both ends are loopback (or the peer is unspecified), and for Unix and
+    /// netlink sockets, which stay on the machine; false for raw, packet and other sockets.
     pub loopback_only: bool,
+    /// The socket's inode (to account for every descriptor).
+    #[serde(skip)]
+    pub inode: Option<u64>,
 }
+
+/// Tables of `/proc/PID/net/` in the TCP/UDP format.
+const IP_TABLES: [&str; 6] = ["tcp", "tcp6", "udp", "udp6", "raw", "raw6"];
 
 /// Lists this process's TCP and UDP sockets (Linux). Errors when `/proc` is unreadable, so
 /// callers report "unknown" instead of a false "all clear".
@@ -31,12 +40,37 @@ pub fn own_sockets() -> std::io::Result<Vec<OwnSocket>> {
 pub fn sockets_of(pid: &str) -> std::io::Result<Vec<OwnSocket>> {
     let inodes = socket_inodes(pid)?;
     let mut sockets = Vec::new();
-    for protocol in ["tcp", "tcp6", "udp", "udp6"] {
-        let Ok(table) = fs::read_to_string(format!("/proc/{pid}/net/{protocol}")) else {
-            continue;
-        };
-        sockets.extend(parse_table(protocol, &table, &inodes));
+    let table = |name: &str| fs::read_to_string(format!("/proc/{pid}/net/{name}")).ok();
+    for protocol in IP_TABLES {
+        if let Some(text) = table(protocol) {
+            sockets.extend(parse_table(protocol, &text, &inodes));
+        }
     }
+    let mut seen: HashSet<u64> = sockets.iter().filter_map(|s| s.inode).collect();
+    for (protocol, inode_column) in [("unix", 6), ("packet", 8), ("netlink", 9)] {
+        if let Some(text) = table(protocol) {
+            for socket in parse_local_table(protocol, inode_column, &text, &inodes) {
+                seen.extend(socket.inode);
+                sockets.push(socket);
+            }
+        }
+    }
+    // A socket closed while the tables were read is in none of them: only descriptors
+    // still open afterwards count as unknown.
+    let still_open = socket_inodes(pid).unwrap_or_default();
+    let mut unknown: Vec<u64> = inodes
+        .difference(&seen)
+        .filter(|inode| still_open.contains(inode))
+        .copied()
+        .collect();
+    unknown.sort_unstable();
+    sockets.extend(unknown.into_iter().map(|inode| OwnSocket {
+        protocol: "other",
+        local: format!("inode {inode}"),
+        remote: String::new(),
+        loopback_only: false,
+        inode: Some(inode),
+    }));
     Ok(sockets)
 }
 
@@ -95,13 +129,48 @@ pub fn parse_table(protocol: &'static str, table: &str, inodes: &HashSet<u64>) -
             }
             let local = parse_address(fields.get(1)?)?;
             let remote = parse_address(fields.get(2)?)?;
-            let loopback_only = local.ip().is_loopback()
+            let loopback_only = !protocol.starts_with("raw")
+                && local.ip().is_loopback()
                 && (remote.ip().is_loopback() || remote.ip().is_unspecified());
             Some(OwnSocket {
                 protocol,
-                local,
-                remote,
+                local: local.to_string(),
+                remote: remote.to_string(),
                 loopback_only,
+                inode: Some(inode),
+            })
+        })
+        .collect()
+}
+
+/// Parses `/proc/net/{unix,packet,netlink}`, whose inode is in column `inode_column`.
+pub fn parse_local_table(
+    protocol: &'static str,
+    inode_column: usize,
+    table: &str,
+    inodes: &HashSet<u64>,
+) -> Vec<OwnSocket> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let inode: u64 = fields.get(inode_column)?.parse().ok()?;
+            if !inodes.contains(&inode) {
+                return None;
+            }
+            let local = match protocol {
+                "unix" => fields
+                    .get(7)
+                    .map_or("(unnamed)".into(), |p| (*p).to_owned()),
+                _ => format!("inode {inode}"),
+            };
+            Some(OwnSocket {
+                protocol,
+                local,
+                remote: String::new(),
+                loopback_only: protocol != "packet",
+                inode: Some(inode),
             })
         })
         .collect()
@@ -146,13 +215,34 @@ mod tests {
         let inodes: HashSet<u64> = [111, 222].into();
         let rows = parse_table("tcp", table, &inodes);
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].local, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(rows[0].local, "127.0.0.1:8080");
         assert!(rows[0].loopback_only);
-        assert_eq!(rows[1].remote, "93.184.216.34:443".parse().unwrap());
+        assert_eq!(rows[1].remote, "93.184.216.34:443");
         assert!(!rows[1].loopback_only);
         let v6 = "sl local rem\n 0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 0 0 0 0 0 444\n";
         let rows = parse_table("tcp6", v6, &[444].into());
-        assert_eq!(rows[0].local, "[::1]:8080".parse().unwrap());
+        assert_eq!(rows[0].local, "[::1]:8080");
+        let raw = table.replace("111", "555");
+        let rows = parse_table("raw", &raw, &[555].into());
+        assert!(
+            !rows[0].loopback_only,
+            "a raw socket is never loopback-only"
+        );
+    }
+
+    #[test]
+    fn parses_unix_and_packet_tables() {
+        let unix = "Num       RefCount Protocol Flags    Type St Inode Path\n\
+            0000000000000000: 00000002 00000000 00010000 0001 01 777 /run/app.sock\n\
+            0000000000000000: 00000003 00000000 00000000 0001 03 778\n";
+        let rows = parse_local_table("unix", 6, unix, &[777, 778].into());
+        assert_eq!(rows[0].local, "/run/app.sock");
+        assert_eq!(rows[1].local, "(unnamed)");
+        assert!(rows.iter().all(|r| r.loopback_only));
+        let packet = "sk       RefCnt Type Proto  Iface R Rmem   User   Inode\n\
+            0000000000000000 3      3    0003   0     1 0      0      999\n";
+        let rows = parse_local_table("packet", 8, packet, &[999].into());
+        assert!(!rows[0].loopback_only);
     }
 
     #[cfg(target_os = "linux")]
@@ -162,7 +252,9 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let sockets = own_sockets().unwrap();
         assert!(
-            sockets.iter().any(|s| s.local == addr && s.loopback_only),
+            sockets
+                .iter()
+                .any(|s| s.local == addr.to_string() && s.loopback_only),
             "{sockets:?}"
         );
     }

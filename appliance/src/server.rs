@@ -105,17 +105,21 @@ impl Appliance {
             .chat_dir
             .clone()
             .unwrap_or_else(|| crate::chats::default_chat_dir(workspace.root().path()));
-        // Commands never see the session token, the audit log or the conversations.
+        // Commands never see the session token, the audit log and its key, or the
+        // conversations.
         let sandbox = options
             .unshare
             .clone()
             .map(Sandbox::with_program)
             .unwrap_or_else(Sandbox::from_env)
             .hiding(
-                [&audit_dir, &chat_dir]
-                    .into_iter()
-                    .chain(&options.token_file)
-                    .cloned(),
+                [
+                    audit_dir.clone(),
+                    crate::audit::AuditKey::path_for(&audit_dir),
+                    chat_dir.clone(),
+                ]
+                .into_iter()
+                .chain(options.token_file.clone()),
             );
         let sandbox_status = {
             let sandbox = sandbox.clone();

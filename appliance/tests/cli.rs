@@ -128,12 +128,12 @@ fn prints_a_launch_url_and_keeps_the_token_out_of_logs() {
     );
     assert!(!token_file.exists(), "token file removed on shutdown");
 
+    // The folder (its key file lies beside it).
     let audit_dir = std::fs::read_dir(dir.path().join("state/airlock/audit"))
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
     let clean = airlock()
         .args(["audit", "verify", "--dir"])
         .arg(&audit_dir)

@@ -3,16 +3,16 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde::{Deserialize, Serialize};
-
+use super::checkpoint::{AuditKey, Checkpoint, read_checkpoint, write_checkpoint};
 use super::clock::now_rfc3339;
 use super::record::{AuditRecord, GENESIS_HASH};
 use super::segments::{chain_files, rotated_segments, segment_name};
-use super::{CHECKPOINT_FILE, LOG_FILE};
+use super::{ALARM_ACTION, CHECKPOINT_FILE, CLOCK_ACTION, LOG_FILE};
 
 /// What an action contributes to a record; the log adds sequence, time and hashes.
 #[derive(Clone, Debug)]
@@ -27,31 +27,23 @@ pub struct Entry {
     pub outcome: String,
 }
 
-/// The last record's sequence number and hash, kept in a separate file so a truncated log
-/// tail can be detected (and exported for safekeeping).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    /// Sequence number of the newest record.
-    pub seq: u64,
-    /// Its hash.
-    pub hash: String,
-}
-
 struct Tail {
     file: File,
     seq: u64,
     hash: String,
+    /// The newest record's time, to notice a clock that went back.
+    time: String,
     /// Bytes in the live file, and the sequence number of its first record.
     bytes: u64,
     first_in_file: u64,
 }
 
 impl Tail {
-    /// The next record for `entry`, chained to the newest one.
-    fn chain(&self, entry: Entry) -> AuditRecord {
+    /// The next record for `entry` at `time`, chained to the newest one.
+    fn chain(&self, entry: Entry, time: String) -> AuditRecord {
         let mut record = AuditRecord {
             seq: self.seq + 1,
-            time: now_rfc3339(),
+            time,
             actor: entry.actor,
             action: entry.action,
             target: entry.target,
@@ -72,6 +64,7 @@ impl Tail {
         self.bytes += line.len() as u64;
         self.seq = record.seq;
         self.hash = record.hash.clone();
+        self.time = record.time.clone();
         Ok(())
     }
 
@@ -79,7 +72,14 @@ impl Tail {
         Checkpoint {
             seq: self.seq,
             hash: self.hash.clone(),
+            seal: None,
         }
+    }
+
+    /// Writes `record`, then the sealed checkpoint.
+    fn commit(&mut self, record: &AuditRecord, dir: &Path, key: &AuditKey) -> io::Result<()> {
+        self.write(record)?;
+        write_checkpoint(dir, &key.seal(self.seq, &self.hash))
     }
 }
 
@@ -104,6 +104,7 @@ impl Default for Rotation {
 /// An open audit log.
 pub struct AuditLog {
     dir: PathBuf,
+    key: AuditKey,
     rotation: Rotation,
     tail: Mutex<Tail>,
     healthy: AtomicBool,
@@ -115,9 +116,18 @@ impl AuditLog {
         Self::open_with(dir, Rotation::default())
     }
 
-    /// Opens the log with a rotation and retention policy.
+    /// Opens the log with a rotation and retention policy. The folder is made private
+    /// (0700), the key created beside it on first use, and a log whose tail does not match
+    /// its checkpoint gets an `audit.alarm` record: the chain goes on, never silently
+    /// re-anchored, and verification fails from then on.
     pub fn open_with(dir: &Path, rotation: Rotation) -> io::Result<Self> {
-        fs::create_dir_all(dir)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        let key_existed = AuditKey::path_for(dir).exists();
+        let key = AuditKey::load_or_create(dir)?;
         let path = dir.join(LOG_FILE);
         let mut newest = None;
         for file in chain_files(dir)?.iter().rev() {
@@ -132,20 +142,41 @@ impl AuditLog {
                 Err(e) => return Err(e),
             }
         }
-        let (seq, hash) = newest.unwrap_or((0, GENESIS_HASH.to_owned()));
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let (seq, hash, time) = newest.unwrap_or((0, GENESIS_HASH.to_owned(), String::new()));
+        let alarm = tail_problem(dir, &key, key_existed, seq, &hash);
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)?;
         let bytes = file.metadata()?.len();
         let first_in_file = first_seq(&path)?.unwrap_or(seq + 1);
+        let mut tail = Tail {
+            file,
+            seq,
+            hash,
+            time,
+            bytes,
+            first_in_file,
+        };
+        if let Some(problem) = alarm {
+            tracing::error!("audit log alarm: {problem}");
+            let record = tail.chain(
+                Entry {
+                    actor: "appliance".into(),
+                    action: ALARM_ACTION.into(),
+                    target: "checkpoint".into(),
+                    outcome: problem,
+                },
+                now_rfc3339(),
+            );
+            tail.commit(&record, dir, &key)?;
+        }
         Ok(Self {
             dir: dir.to_owned(),
+            key,
             rotation,
-            tail: Mutex::new(Tail {
-                file,
-                seq,
-                hash,
-                bytes,
-                first_in_file,
-            }),
+            tail: Mutex::new(tail),
             healthy: AtomicBool::new(true),
         })
     }
@@ -168,19 +199,48 @@ impl AuditLog {
             .checkpoint()
     }
 
+    /// Verifies the whole chain and the checkpoint with this log's key, holding the writer
+    /// lock so no append is half done while it reads.
+    pub fn verify(&self) -> io::Result<super::VerifyReport> {
+        let _tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        super::verify::verify_with(
+            &self.dir.join(LOG_FILE),
+            Some(&self.dir.join(CHECKPOINT_FILE)),
+            Some(&self.key),
+        )
+    }
+
     /// Appends one record durably (write + fsync + checkpoint) and returns it.
     pub fn append(&self, entry: Entry) -> io::Result<AuditRecord> {
         let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-        let record = tail.chain(entry);
-        let result = tail.write(&record).and_then(|()| {
-            write_checkpoint(&self.dir, &tail.checkpoint())?;
+        let now = now_rfc3339();
+        // A clock that went back is recorded before the record that noticed it.
+        let clock = (now < tail.time).then(|| {
+            tail.chain(
+                Entry {
+                    actor: "appliance".into(),
+                    action: CLOCK_ACTION.into(),
+                    target: "clock".into(),
+                    outcome: format!("the clock went back from {} to {now}", tail.time),
+                },
+                now.clone(),
+            )
+        });
+        let result = clock
+            .map_or(Ok(()), |c| tail.commit(&c, &self.dir, &self.key))
+            .map(|()| tail.chain(entry, now))
+            .and_then(|record| {
+                tail.commit(&record, &self.dir, &self.key)?;
+                Ok(record)
+            });
+        let result = result.and_then(|record| {
             if tail.bytes > self.rotation.max_bytes {
                 self.rotate(&mut tail)?;
             }
-            Ok(())
+            Ok(record)
         });
         match result {
-            Ok(()) => Ok(record),
+            Ok(record) => Ok(record),
             Err(e) => {
                 self.healthy.store(false, Ordering::SeqCst);
                 tracing::error!("audit log write failed: {e}; mutating actions are now refused");
@@ -213,7 +273,7 @@ impl AuditLog {
                 break;
             }
             let last_hash = last_link(File::open(&old.path)?, &old.path)?
-                .map(|(_, h)| h)
+                .map(|(_, h, _)| h)
                 .unwrap_or_default();
             fs::remove_file(&old.path)?;
             let first = deleted.as_ref().map(|d| d.0).unwrap_or(old.first);
@@ -221,14 +281,16 @@ impl AuditLog {
         }
         if let Some((first, last, hash)) = deleted {
             File::open(&self.dir)?.sync_all()?;
-            let record = tail.chain(Entry {
-                actor: "appliance".into(),
-                action: "audit.retention".into(),
-                target: format!("records {first}-{last} deleted (older than {days} days)"),
-                outcome: format!("anchor seq={last} hash={hash}"),
-            });
-            tail.write(&record)?;
-            write_checkpoint(&self.dir, &tail.checkpoint())?;
+            let record = tail.chain(
+                Entry {
+                    actor: "appliance".into(),
+                    action: "audit.retention".into(),
+                    target: format!("records {first}-{last} deleted (older than {days} days)"),
+                    outcome: format!("anchor seq={last} hash={hash}"),
+                },
+                now_rfc3339(),
+            );
+            tail.commit(&record, &self.dir, &self.key)?;
         }
         Ok(())
     }
@@ -250,8 +312,8 @@ fn first_seq(path: &Path) -> io::Result<Option<u64>> {
     Ok(None)
 }
 
-/// Reads the newest record's sequence number and hash from an existing log file.
-fn last_link(file: File, path: &Path) -> io::Result<Option<(u64, String)>> {
+/// Reads the newest record's sequence number, hash and time from an existing log file.
+fn last_link(file: File, path: &Path) -> io::Result<Option<(u64, String, String)>> {
     let mut last = None;
     for line in BufReader::new(file).lines() {
         let line = line?;
@@ -271,20 +333,43 @@ fn last_link(file: File, path: &Path) -> io::Result<Option<(u64, String)>> {
             ),
         )
     })?;
-    Ok(Some((record.seq, record.hash)))
+    Ok(Some((record.seq, record.hash, record.time)))
 }
 
-/// Replaces the checkpoint file atomically.
-fn write_checkpoint(dir: &Path, checkpoint: &Checkpoint) -> io::Result<()> {
-    let temp = dir.join(format!("{CHECKPOINT_FILE}.tmp"));
-    let mut file = File::create(&temp)?;
-    file.write_all(&serde_json::to_vec(checkpoint).map_err(io::Error::other)?)?;
-    file.sync_data()?;
-    fs::rename(&temp, dir.join(CHECKPOINT_FILE))
-}
-
-/// Reads a checkpoint file.
-pub fn read_checkpoint(path: &Path) -> io::Result<Checkpoint> {
-    serde_json::from_slice(&fs::read(path)?)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+/// What is wrong between the log's newest record (`seq`, `hash`) and its checkpoint, if
+/// anything. An unsealed checkpoint is accepted only while the key is new (an older log).
+fn tail_problem(
+    dir: &Path,
+    key: &AuditKey,
+    key_existed: bool,
+    seq: u64,
+    hash: &str,
+) -> Option<String> {
+    let mark = match read_checkpoint(&dir.join(CHECKPOINT_FILE)) {
+        Ok(mark) => mark,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return (seq > 0)
+                .then(|| format!("the checkpoint is missing while the log holds {seq} records"));
+        }
+        Err(e) => return Some(format!("the checkpoint cannot be read ({e})")),
+    };
+    if (mark.seal.is_some() || key_existed) && !key.sealed(&mark) {
+        return Some(
+            "the checkpoint does not carry the audit key's seal: it was written by something else"
+                .into(),
+        );
+    }
+    if mark.seq > seq {
+        return Some(format!(
+            "the log ends at record {seq} but the checkpoint vouches for record {}: records were removed while the appliance was stopped",
+            mark.seq
+        ));
+    }
+    if mark.seq < seq {
+        return Some(format!(
+            "the checkpoint vouches for record {} but the log goes on to record {seq}: an old checkpoint was put back, or the appliance stopped between a record and its checkpoint",
+            mark.seq
+        ));
+    }
+    (mark.hash != hash).then(|| format!("record {seq} differs from the checkpoint"))
 }

@@ -6,10 +6,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::LOG_FILE;
-use super::log::{Checkpoint, read_checkpoint};
+use super::checkpoint::{AuditKey, Checkpoint, read_checkpoint};
 use super::record::{AuditRecord, GENESIS_HASH};
 use super::segments::chain_files;
+use super::{ALARM_ACTION, CLOCK_ACTION, LOG_FILE};
 
 /// The outcome of a verification.
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -24,6 +24,9 @@ pub struct VerifyReport {
     pub problem: Option<String>,
     /// The newest record's sequence number and hash.
     pub head: Option<Checkpoint>,
+    /// What a reviewer should know that is not tampering (a clock that went back, a seal
+    /// that could not be checked).
+    pub warnings: Vec<String>,
 }
 
 impl VerifyReport {
@@ -34,6 +37,7 @@ impl VerifyReport {
             bad_seq: Some(bad_seq),
             problem: Some(problem),
             head: None,
+            warnings: Vec::new(),
         }
     }
 }
@@ -85,9 +89,25 @@ pub fn read_records(log: &Path) -> std::io::Result<Vec<AuditRecord>> {
         .collect()
 }
 
-/// Verifies the log at `log`, and its tail against `checkpoint` when given.
+/// Verifies the log at `log`, and its tail against `checkpoint` when given, with the key
+/// beside the log's folder (see [`AuditKey::path_for`]) when there is one.
 pub fn verify(log: &Path, checkpoint: Option<&Path>) -> std::io::Result<VerifyReport> {
+    let key = match log.parent() {
+        Some(dir) => AuditKey::load(dir)?,
+        None => None,
+    };
+    verify_with(log, checkpoint, key.as_ref())
+}
+
+/// Verifies the log at `log`: every record, no alarm in the chain, and, when given, the
+/// checkpoint — it must name the newest record and carry `key`'s seal.
+pub fn verify_with(
+    log: &Path,
+    checkpoint: Option<&Path>,
+    key: Option<&AuditKey>,
+) -> std::io::Result<VerifyReport> {
     let text = chain_text(log)?;
+    let mut warnings = Vec::new();
     let (mut expected_seq, mut prev_hash) =
         retention_anchor(&text).unwrap_or((1, GENESIS_HASH.to_owned()));
     let mut prev_record: Option<AuditRecord> = None;
@@ -146,6 +166,21 @@ pub fn verify(log: &Path, checkpoint: Option<&Path>) -> std::io::Result<VerifyRe
                 ),
             ));
         }
+        if record.action == ALARM_ACTION {
+            return Ok(VerifyReport::failure(
+                count,
+                record.seq,
+                format!("record {} is an alarm: {}", record.seq, record.outcome),
+            ));
+        }
+        if record.action == CLOCK_ACTION
+            || prev_record.as_ref().is_some_and(|p| record.time < p.time)
+        {
+            warnings.push(format!(
+                "record {}: the clock went back ({})",
+                record.seq, record.time
+            ));
+        }
         prev_hash = record.hash.clone();
         expected_seq += 1;
         prev_record = Some(record);
@@ -153,10 +188,33 @@ pub fn verify(log: &Path, checkpoint: Option<&Path>) -> std::io::Result<VerifyRe
     let head = prev_record.as_ref().map(|r| Checkpoint {
         seq: r.seq,
         hash: r.hash.clone(),
+        seal: None,
     });
     if let Some(path) = checkpoint {
         let mark = read_checkpoint(path)?;
+        match key {
+            Some(key) if !key.sealed(&mark) => {
+                return Ok(VerifyReport::failure(
+                    count,
+                    mark.seq,
+                    "the checkpoint does not carry the audit key's seal: it was written by something else".into(),
+                ));
+            }
+            Some(_) => {}
+            None => warnings
+                .push("the checkpoint's seal was not checked: the audit key was not found".into()),
+        }
         let last = head.as_ref().map(|h| h.seq).unwrap_or(0);
+        if last > mark.seq {
+            return Ok(VerifyReport::failure(
+                count,
+                mark.seq + 1,
+                format!(
+                    "the checkpoint is stale: it vouches for record {} but the log goes on to {last}",
+                    mark.seq
+                ),
+            ));
+        }
         if last < mark.seq {
             return Ok(VerifyReport::failure(
                 count,
@@ -185,5 +243,6 @@ pub fn verify(log: &Path, checkpoint: Option<&Path>) -> std::io::Result<VerifyRe
         bad_seq: None,
         problem: None,
         head,
+        warnings,
     })
 }

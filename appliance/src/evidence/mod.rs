@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::api::ApiState;
 use crate::api::status::{StatusReport, measure};
 use crate::audit::verify::read_records;
-use crate::audit::{AuditRecord, CHECKPOINT_FILE, LOG_FILE, VerifyReport, verify};
+use crate::audit::{AuditRecord, CHECKPOINT_FILE, LOG_FILE, VerifyReport};
 use crate::egress::{OwnSocket, process_tree, sockets_of};
 use crate::layers::security_headers::{CspNonce, content_security_policy};
 
@@ -37,7 +37,8 @@ pub struct CommandEvidence {
 pub struct EvidenceReport {
     /// When it was measured (RFC 3339 UTC).
     pub generated_at: String,
-    /// True only when every socket below is loopback-only and every check passed.
+    /// True only when every socket below (and every one sampling saw while commands ran) is
+    /// loopback-only, every check passed and the audit log verifies.
     pub all_clear: bool,
     /// Sockets that are not loopback-only, described (empty when all clear).
     pub findings: Vec<String>,
@@ -96,11 +97,28 @@ pub fn report(state: &ApiState) -> EvidenceReport {
             }
         }
     }
+    // What sampling saw while commands ran, including sockets that are closed by now.
+    for seen in state.sandbox.observed() {
+        let line = format!("seen while running: {seen}");
+        if !findings
+            .iter()
+            .any(|f| seen.contains(f.as_str()) || *f == line)
+        {
+            findings.push(line);
+        }
+    }
     for check in status.checks.iter().filter(|c| !c.ok) {
         findings.push(format!("check {} failed: {}", check.name, check.detail));
     }
-    let dir = state.audit.dir();
-    let audit_verification = verify(&dir.join(LOG_FILE), Some(&dir.join(CHECKPOINT_FILE))).ok();
+    let audit_verification = state.audit.verify().ok();
+    match &audit_verification {
+        Some(report) if report.ok => {}
+        Some(report) => findings.push(format!(
+            "the audit log fails verification: {}",
+            report.problem.as_deref().unwrap_or("unknown problem")
+        )),
+        None => findings.push("the audit log could not be read for verification".into()),
+    }
     let host = state
         .launch
         .listeners

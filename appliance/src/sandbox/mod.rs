@@ -32,7 +32,14 @@ pub struct Sandbox {
     unshare: PathBuf,
     secrets: Vec<PathBuf>,
     running: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<u32, String>>>,
+    observed: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
+
+/// How often a running command's sockets are sampled for the evidence report.
+pub const SAMPLE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Most non-loopback sockets remembered from sampling (the first ones are kept).
+const MAX_OBSERVED: usize = 256;
 
 /// A finished command with its whole output.
 #[derive(Clone, Debug)]
@@ -120,6 +127,7 @@ impl Sandbox {
             unshare: program.into(),
             secrets: Vec::new(),
             running: Default::default(),
+            observed: Default::default(),
         }
     }
 
@@ -150,6 +158,48 @@ impl Sandbox {
                 command: command.clone(),
             })
             .collect()
+    }
+
+    /// Non-loopback sockets that sampling saw in commands of this session, described.
+    pub fn observed(&self) -> Vec<String> {
+        self.observed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Samples the sockets of command `pid`'s process tree every [`SAMPLE_INTERVAL`] until
+    /// it ends, remembering every socket that is not loopback-only.
+    fn sample(&self, pid: u32, command: String) {
+        let running = self.running.clone();
+        let observed = self.observed.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(SAMPLE_INTERVAL);
+            loop {
+                ticks.tick().await;
+                if !running
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains_key(&pid)
+                {
+                    return;
+                }
+                for process in crate::egress::process_tree(pid) {
+                    let sockets =
+                        crate::egress::sockets_of(&process.to_string()).unwrap_or_default();
+                    for socket in sockets.iter().filter(|s| !s.loopback_only) {
+                        let line = format!(
+                            "command {command:?} pid {process}: {} {} -> {}",
+                            socket.protocol, socket.local, socket.remote
+                        );
+                        let mut seen = observed.lock().unwrap_or_else(|e| e.into_inner());
+                        if seen.len() < MAX_OBSERVED && !seen.contains(&line) {
+                            seen.push(line);
+                        }
+                    }
+                }
+            }
+        });
     }
 
     /// Runs a probe in the sandbox: it must start, and see no interface besides loopback.
@@ -189,8 +239,12 @@ impl Sandbox {
         cancel: tokio::sync::watch::Receiver<bool>,
     ) -> std::io::Result<RunOutcome> {
         let register = |pid: u32| {
-            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-            running.insert(pid, spec.argv.last().cloned().unwrap_or_default());
+            let command = spec.argv.last().cloned().unwrap_or_default();
+            self.running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(pid, command.clone());
+            self.sample(pid, command);
         };
         let result = run::run(self.launch(), spec, events, cancel, register).await;
         if let Ok((_, Some(pid))) = &result {
