@@ -9,13 +9,14 @@ async fn launch_url_sets_a_strict_cookie_and_redirects_to_a_clean_url() {
     let app = TestAppliance::start().await;
     let token = app.appliance.token().to_owned();
     assert_eq!(token.len(), 32, "128-bit hex secret");
+    let launch = app.launch_path();
+    assert!(launch.starts_with("/?token="));
     assert!(
-        app.appliance
-            .launch_url()
-            .ends_with(&format!("/?token={token}"))
+        !launch.contains(&token),
+        "the printed URL carries a one-time nonce, not the session secret"
     );
     let res = app
-        .send(RawRequest::new("GET", &format!("/?token={token}")).header("Host", &app.host()))
+        .send(RawRequest::new("GET", &launch).header("Host", &app.host()))
         .await;
     assert_eq!(res.status, 303);
     assert_eq!(res.header("location"), Some("/"));
@@ -28,6 +29,12 @@ async fn launch_url_sets_a_strict_cookie_and_redirects_to_a_clean_url() {
         "{cookie}"
     );
     let pair = cookie.split(';').next().unwrap().to_owned();
+    let (name, value) = pair.split_once('=').unwrap();
+    assert_eq!(value, token);
+    assert!(
+        name.starts_with(&format!("airlock_{}_", app.port())) && name.len() > 20,
+        "a per-launch cookie name: {name}"
+    );
     let page = app
         .send(
             RawRequest::new("GET", "/")
@@ -36,11 +43,12 @@ async fn launch_url_sets_a_strict_cookie_and_redirects_to_a_clean_url() {
         )
         .await;
     assert_eq!(page.status, 200);
+    // Every cookie of that name is tried: a stale one first does not lock the user out.
     let api = app
         .send(
             RawRequest::new("GET", "/api/fs/tree")
                 .header("Host", &app.host())
-                .header("Cookie", &format!("other=1; {pair}")),
+                .header("Cookie", &format!("other=1; {name}=stale; {pair}")),
         )
         .await;
     assert_eq!(api.status, 200);
@@ -48,13 +56,30 @@ async fn launch_url_sets_a_strict_cookie_and_redirects_to_a_clean_url() {
         .send(
             RawRequest::new("GET", "/api/fs/tree")
                 .header("Host", &app.host())
-                .header(
-                    "Cookie",
-                    &format!("{}=ffff", pair.split('=').next().unwrap()),
-                ),
+                .header("Cookie", &format!("{name}=ffff")),
         )
         .await;
     assert_eq!(forged.status, 401);
+    // The link from the scrollback is worthless now; a signed-in browser just goes home.
+    let again = app
+        .send(
+            RawRequest::new("GET", &launch)
+                .header("Host", &app.host())
+                .header("Accept", "text/html"),
+        )
+        .await;
+    assert_eq!(again.status, 401);
+    assert!(again.header("set-cookie").is_none());
+    assert!(String::from_utf8_lossy(&again.body).contains("works once"));
+    let signed_in = app
+        .send(
+            RawRequest::new("GET", &launch)
+                .header("Host", &app.host())
+                .header("Cookie", &pair),
+        )
+        .await;
+    assert_eq!(signed_in.status, 303);
+    assert!(signed_in.header("set-cookie").is_none());
 }
 
 #[tokio::test]
@@ -109,9 +134,37 @@ async fn repeated_wrong_tokens_are_rate_limited() {
     assert!((1..=60).contains(&retry));
     assert_eq!(
         app.send(app.authed("GET", "/api/status")).await.status,
-        429,
-        "lockout applies to every attempt"
+        200,
+        "the right credential is never locked out"
     );
+    let log = std::fs::read_to_string(app.audit_dir().join("audit.jsonl")).unwrap();
+    let failures = log.matches("session.auth_failed").count();
+    assert_eq!(
+        failures,
+        airlock_appliance::server::AUTH_FAILURES_ALLOWED,
+        "each wrong credential before the lockout is audited"
+    );
+    assert!(
+        !log.contains("11111111111111111111111111111111"),
+        "never the credential itself"
+    );
+}
+
+#[tokio::test]
+async fn guard_refusals_are_audited_within_a_budget() {
+    let app = TestAppliance::start().await;
+    let refused = || RawRequest::new("GET", "/api/status").header("Host", "evil.example:80");
+    let total = airlock_appliance::server::NOISE_RECORDS_PER_MINUTE as usize + 5;
+    for _ in 0..total {
+        assert_eq!(app.send(refused()).await.status, 421);
+    }
+    let log = std::fs::read_to_string(app.audit_dir().join("audit.jsonl")).unwrap();
+    assert_eq!(
+        log.matches("guard.refused").count(),
+        airlock_appliance::server::NOISE_RECORDS_PER_MINUTE as usize,
+        "a flood is capped"
+    );
+    assert!(log.contains("host_not_allowed"));
 }
 
 #[cfg(unix)]

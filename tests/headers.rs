@@ -133,8 +133,7 @@ async fn every_route_carries_the_full_header_set() {
         ),
         (
             "launch redirect",
-            RawRequest::new("GET", &format!("/?token={}", app.appliance.token()))
-                .header("Host", &host),
+            RawRequest::new("GET", &app.launch_path()).header("Host", &host),
             303,
         ),
         (
@@ -275,4 +274,51 @@ async fn each_page_gets_a_fresh_style_nonce_that_matches_its_csp() {
         nonces.push(nonce);
     }
     assert_ne!(nonces[0], nonces[1]);
+}
+
+/// A client that never finishes its headers is cut off, and connections over the cap are
+/// answered 503 at once instead of tying the appliance up.
+#[tokio::test]
+async fn slow_and_surplus_connections_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestAppliance::start_with(|o| {
+        o.connection_limits = airlock_appliance::http_server::ConnectionLimits {
+            header_read_timeout: std::time::Duration::from_millis(500),
+            max_connections: 2,
+        }
+    })
+    .await;
+    let connect = || tokio::net::TcpStream::connect(("127.0.0.1", app.port()));
+    let mut slow = connect().await.unwrap();
+    slow.write_all(b"GET /api/status HTTP/1.1\r\nHost: ")
+        .await
+        .unwrap();
+    let mut idle = connect().await.unwrap();
+    // Over the cap while both are open.
+    let mut surplus = connect().await.unwrap();
+    let mut answer = Vec::new();
+    surplus.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    // The slow client is closed by the server (bounded by the test's own deadline).
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        slow.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(closed.is_ok(), "a client stuck in its headers is cut off");
+    let _ = idle.write_all(b"").await;
+    drop(idle);
+    drop(slow);
+    // Slots free again (once the server has noticed the closed sockets): served.
+    let mut status = 503;
+    for _ in 0..100 {
+        status = app.send(app.authed("GET", "/api/status")).await.status;
+        if status != 503 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(status, 200);
 }

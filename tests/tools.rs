@@ -253,7 +253,44 @@ async fn tool_output_is_redacted_and_the_redaction_audited() {
             .unwrap()
             .contains("sk-live")
     );
+    // Diffs, conflict bodies and command lines are redacted too.
+    let proposal = app
+        .tool(
+            "propose_edit",
+            json!({"path": "config.txt", "content": "api_key = sk-live-99999\n"}),
+        )
+        .await
+        .json();
+    let diff = proposal["diff"].as_str().unwrap();
+    assert!(
+        !diff.contains("sk-live") && diff.contains("[redacted-secret]"),
+        "{diff}"
+    );
+    let conflict = app
+        .tool(
+            "apply_edit",
+            json!({"path": "config.txt", "content": "x\n", "base_version": "stale", "approved": true}),
+        )
+        .await;
+    assert_eq!(conflict.status, 409);
+    let body = String::from_utf8_lossy(&conflict.body).into_owned();
+    assert!(
+        !body.contains("sk-live-12345") && body.contains("[redacted-secret]"),
+        "{body}"
+    );
+    let run = app
+        .tool(
+            "run_command",
+            json!({"command": "echo password=hunter22-secret", "approved": true}),
+        )
+        .await;
+    assert_eq!(run.status, 200);
     let log = std::fs::read_to_string(app.audit_dir().join("audit.jsonl")).unwrap();
+    assert!(log.contains("command.exit"), "{log}");
+    assert!(
+        !log.contains("hunter22"),
+        "a secret in a command line never reaches the log"
+    );
     assert!(
         log.contains("guard.redact") && log.contains("read_file:config.txt"),
         "{log}"

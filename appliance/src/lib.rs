@@ -9,6 +9,7 @@ pub mod chats;
 pub mod egress;
 pub mod error;
 pub mod evidence;
+pub mod http_server;
 pub mod layers;
 pub mod models;
 pub mod origins;

@@ -208,6 +208,7 @@ async fn main() -> std::process::ExitCode {
                     store.join("manifest.json").is_file().then_some(store)
                 }),
                 chat_dir: None,
+                connection_limits: Default::default(),
             })
             .await
         }

@@ -29,6 +29,9 @@ use crate::workspace::Workspace;
 
 /// Wrong tokens allowed per window before authentication answers 429.
 pub const AUTH_FAILURES_ALLOWED: usize = 10;
+/// Refused requests and failed logins recorded in the audit log per minute (the rest are
+/// counted in the next record), so a hostile page cannot flood the log.
+pub const NOISE_RECORDS_PER_MINUTE: u32 = 30;
 /// The window for [`AUTH_FAILURES_ALLOWED`].
 pub const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
@@ -55,6 +58,8 @@ pub struct ServeOptions {
     pub models: Option<PathBuf>,
     /// Folder of this workspace's conversations (`None`: beside the default audit folder).
     pub chat_dir: Option<PathBuf>,
+    /// Header-read deadline and connection cap against slow or flooding clients.
+    pub connection_limits: crate::http_server::ConnectionLimits,
 }
 
 /// The default audit folder for a workspace: under `$XDG_STATE_HOME` (or `~/.local/state`),
@@ -78,6 +83,7 @@ pub struct Appliance {
     port: u16,
     listeners: Vec<SocketAddr>,
     secret: SessionSecret,
+    launch_nonce: String,
     token_file: Option<PathBuf>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
@@ -218,26 +224,38 @@ impl Appliance {
             ),
             actor: audit.actor.clone(),
         };
-        let router = build_router(state, tools, port, secret.clone(), audit.clone());
+        let (launch, launch_nonce) = crate::secret::LaunchNonce::generate()?;
+        let layers = LayerContext {
+            origins: Arc::new(LocalOrigins::new(port)),
+            secret: secret.clone(),
+            failures: Arc::new(FailureLimiter::new(
+                AUTH_FAILURES_ALLOWED,
+                AUTH_FAILURE_WINDOW,
+            )),
+            launch: Arc::new(launch),
+            cookie: crate::secret::cookie_name(port)?,
+            noise: Arc::new(crate::layers::rate_limit::AuditBudget::new(
+                NOISE_RECORDS_PER_MINUTE,
+                Duration::from_secs(60),
+            )),
+            audit: audit.clone(),
+        };
+        let router = build_router(state, tools, layers);
         let (stop, stopped) = watch::channel(false);
         let tasks = sockets
             .into_iter()
             .map(|listener| {
-                let mut stopped = stopped.clone();
+                let stopped = stopped.clone();
                 let app = router.clone();
-                tokio::spawn(async move {
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = stopped.wait_for(|s| *s).await;
-                        })
-                        .await
-                })
+                let limits = options.connection_limits;
+                tokio::spawn(crate::http_server::serve(listener, app, limits, stopped))
             })
             .collect();
         Ok(Self {
             port,
             listeners,
             secret,
+            launch_nonce,
             token_file: options.token_file,
             stop,
             tasks,
@@ -260,12 +278,12 @@ impl Appliance {
         self.secret.expose()
     }
 
-    /// The URL a person opens: it logs the browser in once, then redirects to `/`.
+    /// The URL a person opens: its one-time nonce logs the browser in once, then the page
+    /// redirects to `/`; opened again, the link is refused.
     pub fn launch_url(&self) -> String {
         format!(
             "http://127.0.0.1:{}/?token={}",
-            self.port,
-            self.secret.expose()
+            self.port, self.launch_nonce
         )
     }
 
@@ -296,13 +314,7 @@ impl Appliance {
 }
 
 /// Routes plus every layer: the complete appliance as a service.
-pub fn build_router(
-    state: ApiState,
-    tools: ToolsState,
-    port: u16,
-    secret: SessionSecret,
-    audit: AuditContext,
-) -> Router {
+pub fn build_router(state: ApiState, tools: ToolsState, layers: LayerContext) -> Router {
     let routes = api::router(state)
         .merge(crate::tools::router(tools))
         .merge(assets::router())
@@ -314,18 +326,7 @@ pub fn build_router(
             )
             .into_response()
         });
-    layers::wrap(
-        routes,
-        LayerContext {
-            origins: Arc::new(LocalOrigins::new(port)),
-            secret,
-            failures: Arc::new(FailureLimiter::new(
-                AUTH_FAILURES_ALLOWED,
-                AUTH_FAILURE_WINDOW,
-            )),
-            audit,
-        },
-    )
+    layers::wrap(routes, layers)
 }
 
 /// Binds every requested loopback address on one port. With no explicit request, IPv6

@@ -64,16 +64,24 @@ fn prints_a_launch_url_and_keeps_the_token_out_of_logs() {
             break line.trim().to_owned();
         }
     };
-    let (origin, token) = url.split_once("/?token=").expect("URL carries a token");
+    let (origin, nonce) = url
+        .split_once("/?token=")
+        .expect("URL carries a launch nonce");
     assert!(origin.starts_with("http://127.0.0.1:"));
+    assert_eq!(nonce.len(), 32);
+    let token = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_owned();
     assert_eq!(token.len(), 32);
-    assert_eq!(std::fs::read_to_string(&token_file).unwrap().trim(), token);
+    assert_ne!(token, nonce, "the printed URL is not the bearer token");
+    let token = token.as_str();
 
     let host = origin.trim_start_matches("http://");
     let mut stream = TcpStream::connect(host).unwrap();
     write!(
         stream,
-        "GET /?token={token} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "GET /?token={nonce} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();

@@ -58,6 +58,12 @@ impl TestAppliance {
         Self { appliance, outer }
     }
 
+    /// The path and one-time query of the launch URL.
+    pub fn launch_path(&self) -> String {
+        let url = self.appliance.launch_url();
+        url[url.find("/?").expect("a launch path")..].to_owned()
+    }
+
     /// The audit folder.
     pub fn audit_dir(&self) -> PathBuf {
         self.outer.path().join("audit")

@@ -1,5 +1,7 @@
-//! Authentication: the launch URL's one-time `?token=` becomes an HttpOnly, SameSite=Strict
-//! cookie; every other request must present that cookie or an `Authorization: Bearer` token.
+//! Authentication: the launch URL's one-time `?token=` nonce becomes an HttpOnly,
+//! SameSite=Strict cookie (named per launch) holding the session secret; every other request
+//! must present that cookie or the secret as an `Authorization: Bearer` token (scripts read
+//! it from the token file).
 
 use std::time::Instant;
 
@@ -13,72 +15,99 @@ use crate::audit::Entry;
 use crate::audit::layer::append;
 use crate::error::ApiError;
 
-/// Name of the session cookie for one port (cookies are shared across ports on a host).
-pub fn cookie_name(port: u16) -> String {
-    format!("airlock_session_{port}")
-}
-
-/// Middleware entry point.
+/// Middleware entry point. A right credential always passes, even while wrong ones are
+/// throttled; wrong ones are audited (up to the noise budget) and counted.
 pub async fn require_session(
     State(ctx): State<LayerContext>,
     request: Request,
     next: Next,
 ) -> Response {
     let now = Instant::now();
-    if let Some(wait) = ctx.failures.locked_for(now) {
-        let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "auth_rate_limited",
-            "too many wrong tokens; wait before trying again",
-        )
-        .into_response();
-        let seconds = wait.as_secs().max(1).to_string();
-        if let Ok(value) = HeaderValue::from_str(&seconds) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
+    let presented = presented_credentials(request.headers(), &ctx.cookie);
+    let signed_in = presented.iter().any(|c| ctx.secret.matches(c));
+    if let Some(nonce) = launch_token(&request) {
+        let ok = ctx.launch.redeem(&nonce);
+        if ok || !signed_in {
+            let entry = Entry {
+                actor: ctx.audit.actor.clone(),
+                action: "session.login".into(),
+                target: "launch link".into(),
+                outcome: if ok { "ok".into() } else { "error:401".into() },
+            };
+            if !append(&ctx.audit.log, entry).await && ok {
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "audit_unavailable",
+                    "the audit log cannot be written",
+                )
+                .into_response();
+            }
         }
-        return response;
+        if ok {
+            return session_established(&ctx.cookie, ctx.secret.expose());
+        }
+        if signed_in {
+            // An old launch link opened again in a browser that is signed in already.
+            return redirect_home(None);
+        }
+        if let Some(wait) = ctx.failures.locked_for(now) {
+            return rate_limited(wait);
+        }
+        ctx.failures.record_failure(now);
+        return unauthenticated(
+            &request,
+            "this launch link is not valid (each link works once); run `airlock serve` again for a new one",
+        );
     }
-    if let Some(token) = launch_token(&request) {
-        let ok = ctx.secret.matches(&token);
-        let entry = Entry {
-            actor: ctx.audit.actor.clone(),
-            action: "session.login".into(),
-            target: "launch link".into(),
-            outcome: if ok { "ok".into() } else { "error:401".into() },
-        };
-        if !append(&ctx.audit.log, entry).await && ok {
-            return ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "audit_unavailable",
-                "the audit log cannot be written",
-            )
-            .into_response();
-        }
-        return if ok {
-            session_established(ctx.origins.port(), ctx.secret.expose())
-        } else {
-            ctx.failures.record_failure(now);
-            unauthenticated(
-                &request,
-                "this launch link is not valid; open the URL printed by `airlock serve`",
-            )
-        };
+    if signed_in {
+        return next.run(request).await;
     }
-    let port = ctx.origins.port();
-    match presented_credential(request.headers(), &cookie_name(port)) {
-        Some(credential) if ctx.secret.matches(&credential) => next.run(request).await,
-        Some(_) => {
-            ctx.failures.record_failure(now);
-            unauthenticated(
-                &request,
-                "the session token is not valid for this appliance",
-            )
-        }
-        None => unauthenticated(
+    if presented.is_empty() {
+        return unauthenticated(
             &request,
             "open the URL printed by `airlock serve` to start a session",
-        ),
+        );
     }
+    if let Some(wait) = ctx.failures.locked_for(now) {
+        return rate_limited(wait);
+    }
+    ctx.failures.record_failure(now);
+    if let Some(skipped) = ctx.noise.admit(now) {
+        let entry = Entry {
+            actor: "unauthenticated".into(),
+            action: "session.auth_failed".into(),
+            target: request.uri().path().to_owned(),
+            outcome: noisy_outcome("error:401 wrong credential", skipped),
+        };
+        append(&ctx.audit.log, entry).await;
+    }
+    unauthenticated(
+        &request,
+        "the session token is not valid for this appliance",
+    )
+}
+
+/// An outcome that also says how many like it were left out of the log before it.
+pub fn noisy_outcome(outcome: &str, skipped: u64) -> String {
+    if skipped == 0 {
+        outcome.to_owned()
+    } else {
+        format!("{outcome} ({skipped} more before this one were not recorded)")
+    }
+}
+
+fn rate_limited(wait: std::time::Duration) -> Response {
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "auth_rate_limited",
+        "too many wrong tokens; wait before trying again",
+    )
+    .into_response();
+    let seconds = wait.as_secs().max(1).to_string();
+    if let Ok(value) = HeaderValue::from_str(&seconds) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// The `token` query parameter of a navigation to `/`, if any.
@@ -97,11 +126,13 @@ fn launch_token(request: &Request) -> Option<String> {
     })
 }
 
-/// The bearer token, or else the session cookie, presented with a request.
-fn presented_credential(headers: &HeaderMap, cookie: &str) -> Option<String> {
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
+/// Every credential presented with a request: the bearer token, and every cookie of this
+/// launch's name (a page may carry several, e.g. one set for a parent path).
+fn presented_credentials(headers: &HeaderMap, cookie: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for value in headers.get_all(header::AUTHORIZATION) {
         let value = value.to_str().unwrap_or("");
-        return Some(
+        found.push(
             value
                 .strip_prefix("Bearer ")
                 .unwrap_or("")
@@ -109,28 +140,33 @@ fn presented_credential(headers: &HeaderMap, cookie: &str) -> Option<String> {
                 .to_owned(),
         );
     }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            (name == cookie).then(|| value.to_owned())
-        })
+    found.extend(
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                (name == cookie).then(|| value.to_owned())
+            }),
+    );
+    found
 }
 
-/// Sets the session cookie and sends the browser to the clean URL, so the token leaves
-/// the address bar and history.
-fn session_established(port: u16, secret: &str) -> Response {
-    let cookie = format!(
-        "{}={secret}; Path=/; HttpOnly; SameSite=Strict",
-        cookie_name(port)
-    );
+/// Sets the session cookie and sends the browser to the clean URL, so the launch link
+/// leaves the address bar.
+fn session_established(cookie: &str, secret: &str) -> Response {
+    redirect_home(Some(format!(
+        "{cookie}={secret}; Path=/; HttpOnly; SameSite=Strict"
+    )))
+}
+
+fn redirect_home(cookie: Option<String>) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     let headers = response.headers_mut();
     headers.insert(header::LOCATION, HeaderValue::from_static("/"));
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
+    if let Some(value) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         headers.insert(header::SET_COOKIE, value);
     }
     response

@@ -2,13 +2,15 @@
 //! claims. It defends against DNS rebinding (Host), cross-site requests (Origin,
 //! Sec-Fetch-Site), CSRF by simple forms (content type) and CORS probing (preflights).
 
-use std::sync::Arc;
-
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::LayerContext;
+use super::auth::noisy_outcome;
+use crate::audit::Entry;
+use crate::audit::layer::append;
 use crate::error::ApiError;
 use crate::origins::LocalOrigins;
 
@@ -87,16 +89,28 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// Middleware entry point: refuses the request or passes it on unchanged.
-pub async fn enforce(
-    State(origins): State<Arc<LocalOrigins>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match check(&origins, request.method(), request.uri(), request.headers()) {
+/// Middleware entry point: refuses the request (audited, within the noise budget) or
+/// passes it on unchanged.
+pub async fn enforce(State(ctx): State<LayerContext>, request: Request, next: Next) -> Response {
+    match check(
+        &ctx.origins,
+        request.method(),
+        request.uri(),
+        request.headers(),
+    ) {
         Ok(()) => next.run(request).await,
         Err(refusal) => {
             tracing::warn!(reason = ?refusal, method = %request.method(), path = request.uri().path(), "guard refused request");
+            if let Some(skipped) = ctx.noise.admit(std::time::Instant::now()) {
+                let (_, code, _) = refusal.status_and_code();
+                let entry = Entry {
+                    actor: "unauthenticated".into(),
+                    action: "guard.refused".into(),
+                    target: format!("{} {}", request.method(), request.uri().path()),
+                    outcome: noisy_outcome(&format!("refused: {code}"), skipped),
+                };
+                append(&ctx.audit.log, entry).await;
+            }
             refusal.into_response()
         }
     }

@@ -25,6 +25,12 @@ pub struct LayerContext {
     pub secret: SessionSecret,
     /// Throttle for failed authentication attempts.
     pub failures: Arc<rate_limit::FailureLimiter>,
+    /// The one-time launch link's nonce.
+    pub launch: Arc<crate::secret::LaunchNonce>,
+    /// This launch's session cookie name.
+    pub cookie: String,
+    /// Cap on audit records of refused requests and failed logins.
+    pub noise: Arc<rate_limit::AuditBudget>,
     /// Where authenticated actions (and logins) are recorded.
     pub audit: AuditContext,
 }
@@ -37,7 +43,7 @@ pub fn wrap(router: Router, ctx: LayerContext) -> Router {
             crate::audit::layer::record,
         ))
         .layer(from_fn_with_state(ctx.clone(), auth::require_session))
-        .layer(from_fn_with_state(ctx.origins.clone(), guard::enforce))
+        .layer(from_fn_with_state(ctx.clone(), guard::enforce))
         .layer(axum::middleware::from_fn(access_log::log_request))
         .layer(from_fn_with_state(ctx.origins, security_headers::apply))
 }

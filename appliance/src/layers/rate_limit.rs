@@ -45,9 +45,56 @@ impl FailureLimiter {
     }
 }
 
+/// A cap on how many records of one noisy kind (refused requests, failed logins) reach the
+/// audit log per window; what is over the cap is counted and reported with the next one.
+pub struct AuditBudget {
+    max_per_window: u32,
+    window: Duration,
+    state: Mutex<(Instant, u32, u64)>,
+}
+
+impl AuditBudget {
+    /// Allows `max_per_window` records per `window`.
+    pub fn new(max_per_window: u32, window: Duration) -> Self {
+        Self {
+            max_per_window,
+            window,
+            state: Mutex::new((Instant::now(), 0, 0)),
+        }
+    }
+
+    /// `Some(n)` when this event may be recorded, `n` being how many were left out before
+    /// it; `None` when it is over the cap (and counted).
+    pub fn admit(&self, now: Instant) -> Option<u64> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (start, used, skipped) = &mut *state;
+        if now.duration_since(*start) >= self.window {
+            *start = now;
+            *used = 0;
+        }
+        if *used >= self.max_per_window {
+            *skipped += 1;
+            return None;
+        }
+        *used += 1;
+        Some(std::mem::take(skipped))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_audit_budget_caps_and_counts() {
+        let budget = AuditBudget::new(2, Duration::from_secs(10));
+        let t0 = Instant::now();
+        assert_eq!(budget.admit(t0), Some(0));
+        assert_eq!(budget.admit(t0), Some(0));
+        assert_eq!(budget.admit(t0), None);
+        assert_eq!(budget.admit(t0), None);
+        assert_eq!(budget.admit(t0 + Duration::from_secs(11)), Some(2));
+    }
 
     #[test]
     fn locks_after_max_failures_and_unlocks_after_window() {

@@ -243,8 +243,9 @@ async fn propose_edit(
     State(state): State<ToolsState>,
     JsonBody(args): JsonBody<EditArgs>,
 ) -> ToolResult {
+    let policy = state.policy("propose_edit").await?;
     guard::path_tool(
-        &*state.policy("propose_edit").await?,
+        &policy,
         state.workspace.root(),
         "propose_edit",
         &args.path,
@@ -268,8 +269,11 @@ async fn propose_edit(
         .context_radius(3)
         .header(&format!("a/{}", args.path), &format!("b/{}", args.path))
         .to_string();
+    let (diff, redactions) = state
+        .guard_output(&policy, "propose_edit", &args.path, &diff)
+        .await;
     Ok(Json(
-        json!({ "path": args.path, "base_version": base_version, "diff": diff }),
+        json!({ "path": args.path, "base_version": base_version, "diff": diff, "redactions": redactions }),
     ))
 }
 
@@ -278,8 +282,9 @@ async fn apply_edit(
     State(state): State<ToolsState>,
     JsonBody(args): JsonBody<EditArgs>,
 ) -> ToolResult {
+    let policy = state.policy("apply_edit").await?;
     guard::path_tool(
-        &*state.policy("apply_edit").await?,
+        &policy,
         state.workspace.root(),
         "apply_edit",
         &args.path,
@@ -287,7 +292,22 @@ async fn apply_edit(
     )?;
     let (path, content, base) = (args.path.clone(), args.content, args.base_version);
     let version = state
-        .blocking(move |ws| ws.write(&path, &content, base.as_deref()))
+        .blocking(move |ws| {
+            ws.write(&path, &content, base.as_deref())
+                .map_err(|error| match error {
+                    // The text on disk goes back to the model: redacted like any tool answer.
+                    crate::workspace::FileError::Conflict {
+                        base,
+                        current,
+                        current_content,
+                    } => crate::workspace::FileError::Conflict {
+                        base,
+                        current,
+                        current_content: current_content.map(|c| redact::redact(&policy, &c).0),
+                    },
+                    other => other,
+                })
+        })
         .await?;
     Ok(Json(json!({ "path": args.path, "version": version })))
 }
@@ -369,7 +389,7 @@ async fn git(State(state): State<ToolsState>, JsonBody(body): JsonBody<GitArgs>)
             e.to_string(),
         )
     })?;
-    let target = body.args.join(" ");
+    let target = redact::redact(&policy, &body.args.join(" ")).0;
     let (stdout, mut redactions) = state.guard_output(&policy, "git", &target, &stdout).await;
     let (stderr, more) = state.guard_output(&policy, "git", &target, &stderr).await;
     redactions.extend(more);

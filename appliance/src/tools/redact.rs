@@ -18,24 +18,39 @@ pub struct Redaction {
 }
 
 static URL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)\b(?:https?|ftp|wss?)://[^\s"'<>()\]\[]+"#).expect("valid URL pattern")
+    // A bracketed IPv6 host, then anything up to a space, quote or bracket.
+    Regex::new(r#"(?i)\b(?:https?|ftp|wss?)://(?:\[[^\s\]]*\])?[^\s"'<>()\]\[]*"#)
+        .expect("valid URL pattern")
 });
 
+/// Whether `url` points at this machine: its host, parsed (not matched by prefix), is
+/// `localhost` or a loopback IP address. `http://127.evil.example/` is not.
 fn is_loopback_url(url: &str) -> bool {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or("");
-    let host = rest
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let host = host
-        .rsplit_once('@')
-        .map(|(_, h)| h.to_owned())
-        .unwrap_or(host);
-    host == "localhost"
-        || host.starts_with("localhost:")
-        || host.starts_with("127.")
-        || host.starts_with("[::1]")
+    let Some(authority) = url
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.authority().cloned())
+    else {
+        return false;
+    };
+    let authority = authority.as_str();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let is_port = |p: &str| p.chars().all(|c| c.is_ascii_digit());
+    let host = match host_port.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((inside, "")) => inside,
+            Some((inside, after)) if after.strip_prefix(':').is_some_and(is_port) => inside,
+            _ => return false,
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) if is_port(port) => host,
+            _ => host_port,
+        },
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Applies the policy's redactions to `text`.
@@ -125,6 +140,23 @@ mod tests {
         assert!(clean.contains("http://127.0.0.1:8080/ok"));
         assert_eq!(fired.iter().map(|r| r.count).sum::<usize>(), 3);
         assert!(fired.iter().any(|r| r.rule == "external-url"));
+        for external in [
+            "http://127.evil.example/x",
+            "http://localhost.evil.example/",
+            "http://localhost:80@evil.example/",
+            "https://[::1].evil.example/",
+            "http://[2001:db8::1]:8080/upload",
+        ] {
+            let (clean, _) = redact(&policy, external);
+            assert_eq!(clean, "[redacted-url]", "{external}");
+        }
+        for local in [
+            "http://localhost/",
+            "http://[::1]:8080/x",
+            "http://user@127.0.0.2:1/",
+        ] {
+            assert_eq!(redact(&policy, local).0, local);
+        }
         let (same, none) = redact(&policy, "fn main() {}");
         assert_eq!(same, "fn main() {}");
         assert!(none.is_empty());

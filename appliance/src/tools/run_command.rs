@@ -62,7 +62,8 @@ pub(super) async fn run_command(
     let (lines_tx, lines_rx) = mpsc::channel::<String>(64);
     let (events_tx, mut events_rx) = mpsc::channel::<RunEvent>(64);
     let (cancel_tx, cancel_rx) = watch::channel(false);
-    let command = args.command.clone();
+    // What the audit log and the redaction records name: the line with secrets redacted.
+    let command = super::redact::redact(&policy, &args.command).0;
     tokio::spawn(async move {
         let sandbox = state.sandbox.clone();
         let runner = tokio::spawn(async move { sandbox.run(&spec, events_tx, cancel_rx).await });
