@@ -68,7 +68,12 @@ async fn a_changed_model_is_marked_damaged_and_never_served_again() {
         .authed("GET", "/api/models/file?path=model-q8_0.gguf")
         .send_lenient(app.port())
         .await;
-    let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    // The connection may be cut before even the head went out (the whole small file was
+    // hashed at once), or after part of the body: never with the whole file.
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(raw.len(), |p| p + 4);
     assert!(
         raw.len() - head_end < bytes.len(),
         "the stream is broken off before the changed file is complete ({} of {} bytes)",

@@ -27,16 +27,15 @@ async fn evidence_when(app: &TestAppliance, ready: impl Fn(&Value) -> bool) -> V
     }
 }
 
-fn spawn_command(
+async fn spawn_command(
     app: &TestAppliance,
     command: &str,
     timeout_secs: u64,
 ) -> tokio::task::JoinHandle<()> {
-    let request = app.json(
-        "POST",
-        "/api/tools/run_command",
-        json!({"command": command, "timeout_secs": timeout_secs, "approved": true}),
-    );
+    let mut args = json!({"command": command, "timeout_secs": timeout_secs});
+    let refused = app.tool("run_command", args.clone()).await;
+    args["approval"] = json!(app.approve_refused(&refused).await);
+    let request = app.json("POST", "/api/tools/run_command", args);
     let port = app.port();
     tokio::spawn(async move {
         let res = request.send(port).await;
@@ -63,7 +62,7 @@ async fn open_status_feed(app: &TestAppliance) -> tokio::net::TcpStream {
 async fn a_live_session_shows_only_loopback_sockets() {
     let app = TestAppliance::start().await;
     let _feed = open_status_feed(&app).await;
-    let command = spawn_command(&app, "echo started; sleep 30", 3);
+    let command = spawn_command(&app, "echo started; sleep 30", 3).await;
     let report = evidence_when(&app, |r| {
         r["commands"][0]["processes"]
             .as_array()
@@ -109,7 +108,7 @@ async fn a_live_session_shows_only_loopback_sockets() {
 async fn a_non_loopback_socket_in_a_sandboxed_command_is_flagged() {
     let app = TestAppliance::start().await;
     let script = "python3 -c 'import socket,time; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((\"0.0.0.0\", 0)); print(\"bound\", flush=True); time.sleep(30)'";
-    let command = spawn_command(&app, script, 4);
+    let command = spawn_command(&app, script, 4).await;
     let report = evidence_when(&app, |r| r["all_clear"] == false).await;
     let findings = report["findings"].as_array().unwrap();
     assert!(
@@ -172,7 +171,7 @@ async fn a_socket_opened_and_closed_while_a_command_ran_is_still_reported() {
 async fn unix_sockets_are_reported_and_a_failing_audit_chain_is_not_all_clear() {
     let app = TestAppliance::start().await;
     let script = "python3 -c 'import socket,time; s=socket.socket(socket.AF_UNIX); s.bind(\"/tmp/evidence.sock\"); s.listen(); time.sleep(30)'";
-    let command = spawn_command(&app, script, 3);
+    let command = spawn_command(&app, script, 3).await;
     let report = evidence_when(&app, |r| {
         r["commands"][0]["processes"]
             .as_array()

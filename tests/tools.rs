@@ -559,3 +559,138 @@ async fn symlinks_do_not_reach_denied_files_and_compound_commands_do_not_ride_an
     assert_eq!(exit["exit_code"], 0, "{output}");
     assert!(output.contains("fine"), "{output}");
 }
+
+#[tokio::test]
+async fn an_approval_is_bound_on_the_server_to_exactly_the_call_it_showed() {
+    let app = TestAppliance::start().await;
+    let run = |args: Value| app.tool("run_command", args);
+    let refused = run(json!({"command": "echo one"})).await;
+    assert_eq!(refused.refusal_reason(), "approval_required");
+    let pending = refused.json()["detail"]["approval"].clone();
+    assert_eq!(
+        pending["shown"], "echo one",
+        "the person sees the exact command"
+    );
+    // Not yet granted.
+    let early = run(json!({"command": "echo one", "approval": pending["id"]})).await;
+    assert_eq!(early.refusal_reason(), "approval_required");
+    let id = app.approve_refused(&refused).await;
+    // Granted for `echo one`: it does not carry another command.
+    let other = run(json!({"command": "echo two; curl x", "approval": id})).await;
+    assert_eq!(other.refusal_reason(), "approval_required");
+    let (output, exit) = command_stream(
+        &run(json!({"command": "echo one", "approval": id}))
+            .await
+            .body,
+    );
+    assert_eq!(exit["exit_code"], 0);
+    assert_eq!(output, "one\n");
+    let again = run(json!({"command": "echo one", "approval": id})).await;
+    assert_eq!(again.refusal_reason(), "approval_required", "one-time");
+    // A denial stops it; the id is gone.
+    let refused = run(json!({"command": "touch denied.txt"})).await;
+    let id = refused.json()["detail"]["approval"]["id"].clone();
+    let denied = app
+        .send(app.json(
+            "POST",
+            "/api/approvals",
+            json!({"id": id, "answer": "deny"}),
+        ))
+        .await;
+    assert_eq!(denied.status, 200);
+    let after = run(json!({"command": "touch denied.txt", "approval": id})).await;
+    assert_eq!(after.status, 403);
+    assert!(!app.workspace().join("denied.txt").exists());
+    let unknown = app
+        .send(app.json(
+            "POST",
+            "/api/approvals",
+            json!({"id": id, "answer": "approve"}),
+        ))
+        .await;
+    assert_eq!(unknown.status, 404);
+    // "Always for this session": the same call runs again without asking; others still ask.
+    let refused = run(json!({"command": "echo always"})).await;
+    let id = refused.json()["detail"]["approval"]["id"].clone();
+    app.send(app.json(
+        "POST",
+        "/api/approvals",
+        json!({"id": id, "answer": "always_this_session"}),
+    ))
+    .await;
+    for _ in 0..2 {
+        let (output, _) = command_stream(&run(json!({"command": "echo always"})).await.body);
+        assert_eq!(output, "always\n");
+    }
+    assert_eq!(
+        run(json!({"command": "echo never"})).await.refusal_reason(),
+        "approval_required"
+    );
+    let log = std::fs::read_to_string(app.audit_dir().join("audit.jsonl")).unwrap();
+    for action in [
+        "approval.granted",
+        "approval.denied",
+        "approval.granted_for_session",
+    ] {
+        assert!(log.contains(&format!("\"{action}\"")), "{action}");
+    }
+}
+
+#[tokio::test]
+async fn a_workspace_policy_only_tightens_until_the_user_confirms_it() {
+    let app = TestAppliance::start_with(|o| {
+        std::fs::create_dir_all(o.workspace.join(".airlock")).unwrap();
+        std::fs::write(
+            o.workspace.join(".airlock/policy.toml"),
+            "approval = []\n[commands]\nallow = [\"echo\"]\ndeny = [\"rm\"]\n[redact]\nurls = false\n",
+        )
+        .unwrap();
+    })
+    .await;
+    let status = app.send(app.authed("GET", "/api/status")).await.json();
+    assert_eq!(status["policy_loosenings_ignored"], true, "{status}");
+    let loosenings = status["policy_loosenings"].to_string();
+    assert!(
+        loosenings.contains("run_command runs without approval")
+            && loosenings.contains("echo")
+            && loosenings.contains("external URLs"),
+        "{loosenings}"
+    );
+    let echo = json!({"command": "echo hi"});
+    assert_eq!(
+        app.tool("run_command", echo.clone()).await.refusal_reason(),
+        "approval_required",
+        "the repository's allow rule is ignored"
+    );
+    let rm = app
+        .tool(
+            "run_command",
+            json!({"command": "rm -rf src", "approved": true}),
+        )
+        .await;
+    assert_eq!(rm.refusal_reason(), "command_denied", "its deny rule holds");
+    let hash = status["policy_hash"].as_str().unwrap().to_owned();
+    let wrong = app
+        .send(app.json("POST", "/api/policy/confirm", json!({"hash": "00"})))
+        .await;
+    assert_eq!(wrong.status, 409);
+    let confirmed = app
+        .send(app.json("POST", "/api/policy/confirm", json!({"hash": hash})))
+        .await;
+    assert_eq!(confirmed.status, 200);
+    assert_eq!(confirmed.json()["policy_loosenings_ignored"], false);
+    let (output, _) = command_stream(&app.tool("run_command", echo.clone()).await.body);
+    assert_eq!(output, "hi\n", "confirmed: the allow rule applies");
+    // A changed text is a new policy: its loosenings are ignored again.
+    std::fs::write(
+        app.workspace().join(".airlock/policy.toml"),
+        "approval = []\n[commands]\nallow = [\"echo\", \"curl\"]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        app.tool("run_command", echo).await.refusal_reason(),
+        "approval_required"
+    );
+    let log = std::fs::read_to_string(app.audit_dir().join("audit.jsonl")).unwrap();
+    assert!(log.contains("\"policy.confirm\""), "{log}");
+}

@@ -52,7 +52,8 @@ pub async fn post_stream(
 /// `/api/fs/file?path=…` with the path encoded.
 pub fn file_url(path: &str) -> String {
     format!(
-        "/api/fs/file?path={}",
+        "{}?path={}",
+        airlock_protocol::routes::FS_FILE,
         String::from(js_sys::encode_uri_component(path))
     )
 }

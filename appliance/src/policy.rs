@@ -4,6 +4,10 @@
 //! from outside the workspace (`airlock serve --policy FILE`), which then wins outright.
 
 mod command_line;
+mod loosening;
+mod store;
+
+pub use store::{PolicyChange, PolicyStore, confirmations_path};
 
 use std::path::Path;
 
@@ -145,12 +149,21 @@ pub struct Policy {
     pub hash: String,
     /// The policy text ("" for the defaults), for the evidence pack.
     pub text: String,
+    /// How a workspace policy's text is looser than the defaults (empty otherwise).
+    pub loosenings: Vec<String>,
+    /// True when those loosenings are ignored because nobody confirmed this text.
+    pub loosenings_ignored: bool,
 }
 
 impl Policy {
     /// Loads the pinned file if given, else the workspace's, else the defaults. A policy
-    /// file that does not parse is an error (never silently replaced by defaults).
-    pub fn load(workspace: &Path, pinned: Option<&Path>) -> anyhow::Result<Self> {
+    /// file that does not parse is an error (never silently replaced by defaults). A
+    /// workspace policy only tightens the defaults unless `confirmed` holds its hash.
+    pub fn load(
+        workspace: &Path,
+        pinned: Option<&Path>,
+        confirmed: &dyn Fn(&str) -> bool,
+    ) -> anyhow::Result<Self> {
         let (text, source) = match pinned {
             Some(path) => (
                 std::fs::read_to_string(path).map_err(|e| {
@@ -166,13 +179,28 @@ impl Policy {
                 Err(e) => anyhow::bail!("cannot read {WORKSPACE_POLICY}: {e}"),
             },
         };
-        Self::parse(&text, source)
+        let trusted = source != PolicySource::Workspace || confirmed(&text_hash(&text));
+        Self::compile(&text, source, !trusted)
     }
 
-    /// Compiles a policy from its TOML text.
+    /// Compiles a policy from its TOML text, as written.
     pub fn parse(text: &str, source: PolicySource) -> anyhow::Result<Self> {
-        let file: PolicyFile =
+        Self::compile(text, source, false)
+    }
+
+    /// Compiles a policy from its TOML text; `clamp` takes its loosenings back.
+    fn compile(text: &str, source: PolicySource, clamp: bool) -> anyhow::Result<Self> {
+        let mut file: PolicyFile =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("invalid policy: {e}"))?;
+        let loosenings = if source == PolicySource::Workspace {
+            loosening::loosenings(&file)
+        } else {
+            Vec::new()
+        };
+        let loosenings_ignored = clamp && !loosenings.is_empty();
+        if loosenings_ignored {
+            loosening::clamp(&mut file);
+        }
         let mut globs = GlobSetBuilder::new();
         for pattern in &file.paths.deny {
             globs.add(
@@ -203,11 +231,9 @@ impl Policy {
             redact_urls: file.redact.urls,
             source,
             text: text.to_owned(),
-            hash: if text.is_empty() {
-                String::new()
-            } else {
-                hex::encode(Sha256::digest(text.as_bytes()))
-            },
+            hash: text_hash(text),
+            loosenings,
+            loosenings_ignored,
         })
     }
 
@@ -269,6 +295,15 @@ impl Policy {
             }
         }
         (self.default_verdict, None)
+    }
+}
+
+/// SHA-256 (hex) of a policy text; "" for no text.
+fn text_hash(text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        hex::encode(Sha256::digest(text.as_bytes()))
     }
 }
 
@@ -357,81 +392,5 @@ deny = [".env", "secrets/**"]
         assert!(Policy::parse("approval = 3", PolicySource::Workspace).is_err());
         assert!(Policy::parse("[paths]\ndeny = [\"[\"]", PolicySource::Workspace).is_err());
         assert!(Policy::parse("[surprise]\nx = 1", PolicySource::Workspace).is_err());
-    }
-}
-
-/// The policy in force, re-read whenever its file changes so edits take effect (and are
-/// audited) without a restart. A file that stops parsing fails closed: tools are refused
-/// until it is fixed, rather than falling back to a looser policy.
-#[derive(Debug)]
-pub struct PolicyStore {
-    workspace: std::path::PathBuf,
-    pinned: Option<std::path::PathBuf>,
-    current: std::sync::RwLock<Result<std::sync::Arc<Policy>, String>>,
-}
-
-/// What a refresh found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum PolicyChange {
-    /// Same text as before.
-    Unchanged,
-    /// A new valid policy replaced the old one.
-    Changed {
-        /// Hash before.
-        old_hash: String,
-        /// Hash now.
-        new_hash: String,
-    },
-    /// The file no longer parses (or cannot be read); tools are refused.
-    Broken(String),
-}
-
-impl PolicyStore {
-    /// Loads the policy once; an invalid policy at start-up is an error.
-    pub fn load(workspace: &Path, pinned: Option<&Path>) -> anyhow::Result<Self> {
-        let policy = Policy::load(workspace, pinned)?;
-        Ok(Self {
-            workspace: workspace.to_owned(),
-            pinned: pinned.map(Path::to_owned),
-            current: std::sync::RwLock::new(Ok(std::sync::Arc::new(policy))),
-        })
-    }
-
-    /// The policy in force, or why there is none.
-    pub fn current(&self) -> Result<std::sync::Arc<Policy>, String> {
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Re-reads the policy file and swaps it in when its text changed.
-    pub fn refresh(&self) -> PolicyChange {
-        let loaded = Policy::load(&self.workspace, self.pinned.as_deref());
-        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
-        let old_hash = current.as_ref().map(|p| p.hash.clone()).ok();
-        match loaded {
-            Ok(policy) if old_hash.as_deref() == Some(policy.hash.as_str()) => {
-                PolicyChange::Unchanged
-            }
-            Ok(policy) => {
-                let new_hash = policy.hash.clone();
-                *current = Ok(std::sync::Arc::new(policy));
-                PolicyChange::Changed {
-                    old_hash: old_hash.unwrap_or_else(|| "invalid".into()),
-                    new_hash,
-                }
-            }
-            Err(e) => {
-                let message = format!("{e:#}");
-                let changed = current.as_ref().err() != Some(&message);
-                *current = Err(message.clone());
-                if changed {
-                    PolicyChange::Broken(message)
-                } else {
-                    PolicyChange::Unchanged
-                }
-            }
-        }
     }
 }

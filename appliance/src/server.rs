@@ -102,11 +102,16 @@ impl Appliance {
         }
         let workspace = Workspace::open(&options.workspace)
             .with_context(|| format!("cannot open workspace {}", options.workspace.display()))?;
-        let policy = PolicyStore::load(workspace.root().path(), options.policy.as_deref())?;
         let audit_dir = options
             .audit_dir
             .clone()
             .unwrap_or_else(|| default_audit_dir(workspace.root().path()));
+        let confirmations = crate::policy::confirmations_path(&audit_dir);
+        let policy = PolicyStore::load(
+            workspace.root().path(),
+            options.policy.as_deref(),
+            Some(confirmations.clone()),
+        )?;
         let chat_dir = options
             .chat_dir
             .clone()
@@ -122,6 +127,7 @@ impl Appliance {
                 [
                     audit_dir.clone(),
                     crate::audit::AuditKey::path_for(&audit_dir),
+                    confirmations,
                     chat_dir.clone(),
                 ]
                 .into_iter()
@@ -205,6 +211,7 @@ impl Appliance {
             sandbox_status: sandbox_status.clone(),
             audit: audit.log.clone(),
             actor: audit.actor.clone(),
+            approvals: Default::default(),
         };
         let state = ApiState {
             workspace,

@@ -107,10 +107,39 @@ impl TestAppliance {
             .body(body.to_string().into_bytes())
     }
 
-    /// Calls agent tool `name` with JSON `args`.
-    pub async fn tool(&self, name: &str, args: serde_json::Value) -> RawResponse {
-        self.send(self.json("POST", &format!("/api/tools/{name}"), args))
-            .await
+    /// Calls agent tool `name` with JSON `args`. With `"approved": true` in `args` it acts
+    /// as the person in the IDE would: when the appliance asks for approval, it approves
+    /// exactly the call shown and repeats it with that one-time approval.
+    pub async fn tool(&self, name: &str, mut args: serde_json::Value) -> RawResponse {
+        let approve = args
+            .as_object_mut()
+            .and_then(|a| a.remove("approved"))
+            .is_some_and(|v| v == serde_json::Value::Bool(true));
+        let path = format!("/api/tools/{name}");
+        let first = self.send(self.json("POST", &path, args.clone())).await;
+        if !approve || first.status != 403 || first.refusal_reason() != "approval_required" {
+            return first;
+        }
+        args["approval"] = serde_json::Value::String(self.approve_refused(&first).await);
+        self.send(self.json("POST", &path, args)).await
+    }
+
+    /// Approves, as the person in the IDE, the pending approval a refusal carries; returns
+    /// its id for the repeated call.
+    pub async fn approve_refused(&self, refused: &RawResponse) -> String {
+        let id = refused.json()["detail"]["approval"]["id"]
+            .as_str()
+            .expect("an approval id")
+            .to_owned();
+        let decided = self
+            .send(self.json(
+                "POST",
+                "/api/approvals",
+                serde_json::json!({"id": id, "answer": "approve"}),
+            ))
+            .await;
+        assert_eq!(decided.status, 200, "the approval is recorded");
+        id
     }
 
     /// Sends a request to this appliance.

@@ -2,6 +2,7 @@
 //! files. Each action calls the appliance and updates the signals; failures are shown,
 //! never swallowed, and the buffer is never dropped on a failed save.
 
+use airlock_protocol::routes;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::json;
@@ -15,7 +16,7 @@ use crate::model::tree::{Entry, NodeKind, TreeModel, ancestors_of, parent_of};
 /// Reloads the file tree from the appliance.
 pub fn refresh_tree(state: IdeState) {
     spawn_local(async move {
-        match api::get("/api/fs/tree").await {
+        match api::get(routes::FS_TREE).await {
             Ok(listing) => {
                 let entries: Vec<Entry> =
                     serde_json::from_value(listing["entries"].clone()).unwrap_or_default();
@@ -107,7 +108,7 @@ fn save(state: IdeState, path: String, base_version: Option<String>) {
     state.say(format!("Saving {path}…"));
     spawn_local(async move {
         let body = json!({ "path": path, "content": content, "base_version": base_version });
-        match api::send("PUT", "/api/fs/file", &body).await {
+        match api::send("PUT", routes::FS_FILE, &body).await {
             Ok(saved) => {
                 let version = saved["version"].as_str().map(str::to_owned);
                 state.tabs.update(|t| {
@@ -200,7 +201,7 @@ pub fn create_entry(state: IdeState, folder: bool) {
     }
     spawn_local(async move {
         let body = json!({ "path": path, "kind": if folder { "dir" } else { "file" } });
-        match api::send("POST", "/api/fs/create", &body).await {
+        match api::send("POST", routes::FS_CREATE, &body).await {
             Ok(_) => {
                 state.expanded.update(|e| e.extend(ancestors_of(&path)));
                 state.selected.set(Some(path.clone()));
@@ -228,7 +229,13 @@ pub fn rename_selected(state: IdeState) {
         return;
     }
     spawn_local(async move {
-        match api::send("POST", "/api/fs/rename", &json!({ "from": from, "to": to })).await {
+        match api::send(
+            "POST",
+            routes::FS_RENAME,
+            &json!({ "from": from, "to": to }),
+        )
+        .await
+        {
             Ok(_) => {
                 let moved = state
                     .tabs
@@ -274,7 +281,7 @@ pub fn delete_selected(state: IdeState) {
     spawn_local(async move {
         match api::send(
             "POST",
-            "/api/fs/delete",
+            routes::FS_DELETE,
             &json!({ "path": path, "recursive": is_dir }),
         )
         .await

@@ -2,6 +2,7 @@
 //! running sandboxed commands, checks, policy, audit chain, CSP), and a one-click export
 //! of the evidence pack.
 
+use airlock_protocol::routes;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -19,7 +20,7 @@ pub fn EvidenceView() -> impl IntoView {
     let load = move || {
         report.set(None);
         spawn_local(async move {
-            let answer = api::get("/api/evidence").await.map_err(|e| e.message);
+            let answer = api::get(routes::EVIDENCE).await.map_err(|e| e.message);
             report.set(Some(answer));
         });
     };
@@ -49,7 +50,7 @@ pub fn EvidenceView() -> impl IntoView {
                     }}
                     <div class="actions">
                         <button on:click=move |_| load()>"Refresh"</button>
-                        <a class="button primary export-pack" href="/api/evidence/pack" download="">"Export evidence pack"</a>
+                        <a class="button primary export-pack" href=routes::EVIDENCE_PACK download="">"Export evidence pack"</a>
                         <button node_ref=close_button on:click=move |_| state.evidence_open.set(false)>"Close"</button>
                     </div>
                 </div>

@@ -1,6 +1,7 @@
 //! Things that run for the whole session: the air-gap status feed (HTTP once, then a
 //! WebSocket), the CSP violation monitor, global keyboard shortcuts, and the title.
 
+use airlock_protocol::routes;
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -36,7 +37,7 @@ fn apply_report(state: IdeState, report: &serde_json::Value) {
 /// suggests it changed).
 pub(super) fn fetch_status(state: IdeState) {
     spawn_local(async move {
-        match api::get("/api/status").await {
+        match api::get(routes::STATUS).await {
             Ok(report) => apply_report(state, &report),
             Err(e) if e.status == 0 => state.airgap.set(AirGap::Disconnected),
             Err(e) => state.airgap.set(AirGap::Warning {

@@ -10,6 +10,8 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::IdeState;
 use crate::api::{self, js_error_text};
+use airlock_protocol::approvals::{Answer, Decision};
+use airlock_protocol::routes;
 
 /// What kind of line the panel shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,8 +148,7 @@ fn run(
     abort.set_value(Some(controller.clone()));
     state.terminal_running.set(true);
     spawn_local(async move {
-        let body = json!({ "command": command, "approved": true });
-        match api::post_stream("/api/tools/run_command", &body, &controller.signal()).await {
+        match run_approved(&command, &controller.signal()).await {
             Ok(response) => {
                 if let Err(e) = stream_events(state, response).await {
                     push(
@@ -172,6 +173,31 @@ fn run(
         state.terminal_running.set(false);
         abort.set_value(None);
     });
+}
+
+/// Runs `command`; when the policy asks for approval, the appliance's pending approval for
+/// exactly this line is granted (typing it and pressing Enter was the person's decision)
+/// and the call repeated with that one-time id.
+async fn run_approved(
+    command: &str,
+    signal: &web_sys::AbortSignal,
+) -> Result<web_sys::Response, api::ApiFailure> {
+    let tool = format!("{}run_command", routes::TOOLS);
+    let first = api::post_stream(&tool, &json!({ "command": command }), signal).await;
+    let failure = match first {
+        Err(failure) if failure.detail["reason"] == "approval_required" => failure,
+        other => return other,
+    };
+    let Some(id) = failure.detail["approval"]["id"].as_str() else {
+        return Err(failure);
+    };
+    let decision = Decision {
+        id: id.to_owned(),
+        answer: Answer::Approve,
+    };
+    api::post_typed(routes::APPROVALS, &decision).await?;
+    let body = json!({ "command": command, "approval": id });
+    api::post_stream(&tool, &body, signal).await
 }
 
 /// Reads the NDJSON stream chunk by chunk and appends each event as it arrives.

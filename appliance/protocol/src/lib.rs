@@ -1,7 +1,8 @@
-//! The shapes of the appliance's model, conversation and assistant routes, one definition
+//! The shapes of the appliance's routes (models, conversations, assistant, approvals), one definition
 //! for both ends: the appliance serialises them, the IDE (wasm32) deserialises them. No
 //! `serde_json::Value` bags read by string index.
 
+pub mod approvals;
 pub mod chat;
 pub mod models;
 pub mod routes;

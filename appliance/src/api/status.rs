@@ -57,6 +57,10 @@ pub struct StatusReport {
     pub policy_source: Option<crate::policy::PolicySource>,
     /// SHA-256 of the policy text.
     pub policy_hash: String,
+    /// How the workspace policy is looser than the defaults.
+    pub policy_loosenings: Vec<String>,
+    /// True while those loosenings are ignored (nobody confirmed this policy text).
+    pub policy_loosenings_ignored: bool,
 }
 
 /// Measures the air-gap state now.
@@ -128,7 +132,42 @@ pub fn measure(launch: &LaunchFacts, audit: &AuditLog, sandbox: &Sandbox) -> Sta
             .current()
             .map(|p| p.hash.clone())
             .unwrap_or_else(|e| format!("invalid: {e}")),
+        policy_loosenings: launch
+            .policy
+            .current()
+            .map(|p| p.loosenings.clone())
+            .unwrap_or_default(),
+        policy_loosenings_ignored: launch.policy.current().is_ok_and(|p| p.loosenings_ignored),
     }
+}
+
+/// `POST /api/policy/confirm`: the user accepts the workspace policy text with this hash,
+/// loosenings included (audited as `policy.confirm`).
+pub async fn confirm_policy(
+    State(state): State<ApiState>,
+    crate::api::json_body::JsonBody(body): crate::api::json_body::JsonBody<
+        airlock_protocol::approvals::PolicyConfirm,
+    >,
+) -> Result<Json<StatusReport>, crate::error::ApiError> {
+    let store = state.launch.policy.clone();
+    let hash = body.hash.clone();
+    tokio::task::spawn_blocking(move || store.confirm(&hash))
+        .await
+        .map_err(|e| {
+            crate::error::ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                e.to_string(),
+            )
+        })?
+        .map_err(|why| {
+            crate::error::ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "policy_not_confirmed",
+                why,
+            )
+        })?;
+    Ok(report(State(state)).await)
 }
 
 /// `GET /api/status`
@@ -149,5 +188,7 @@ pub async fn report(State(state): State<ApiState>) -> Json<StatusReport> {
         version: env!("CARGO_PKG_VERSION"),
         policy_source: None,
         policy_hash: String::new(),
+        policy_loosenings: Vec::new(),
+        policy_loosenings_ignored: false,
     }))
 }

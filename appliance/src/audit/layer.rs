@@ -26,36 +26,9 @@ pub struct AuditContext {
     pub actor: String,
 }
 
-/// The audit action for an API route, if it is audited.
+/// The audit action for an API route, if it is audited ([`routes::audit_action`]).
 pub fn action_for(method: &Method, path: &str) -> Option<String> {
-    let known = match (method.as_str(), path) {
-        ("GET", "/api/fs/tree") => "fs.tree",
-        ("GET", "/api/fs/file") => "fs.read",
-        ("PUT", "/api/fs/file") => "fs.write",
-        ("POST", "/api/fs/create") => "fs.create",
-        ("POST", "/api/fs/rename") => "fs.rename",
-        ("POST", "/api/fs/delete") => "fs.delete",
-        ("GET", "/api/events") => "session.events",
-        ("GET", "/api/evidence") => "evidence.view",
-        ("POST", "/api/guard/system_prompt") => "guard.system_prompt",
-        ("GET", "/api/evidence/pack") => "evidence.export",
-        ("GET", routes::MODELS) => "model.list",
-        ("GET", routes::MODEL_FILE) => "model.load",
-        ("GET", routes::CHATS) => "chat.list",
-        ("POST", routes::CHATS) => "chat.save",
-        ("GET", routes::CHAT) => "chat.open",
-        ("POST", routes::CHAT_DELETE) => "chat.delete",
-        ("POST", routes::ASSISTANT_LOG) => "assistant.log",
-        ("POST", p) if p.starts_with("/api/tools/") => {
-            return Some(format!("tool.{}", &p["/api/tools/".len()..]));
-        }
-        ("GET" | "HEAD", _) => return None,
-        (_, p) if p.starts_with("/api/") => {
-            return Some(format!("api.{} {p}", method.as_str().to_ascii_lowercase()));
-        }
-        _ => return None,
-    };
-    Some(known.to_owned())
+    routes::audit_action(method.as_str(), path)
 }
 
 /// Middleware entry point.
@@ -85,7 +58,7 @@ pub async fn record(State(ctx): State<AuditContext>, request: Request, next: Nex
         } else {
             refusal_outcome(response).await
         };
-    if approved {
+    if approved && status.is_success() {
         outcome.push_str(" (approved by the user)");
     }
     if !append(&ctx.log, entry(outcome)).await && mutating {
@@ -173,7 +146,7 @@ async fn target_of(request: Request) -> Result<(Request, String, bool), Response
         (None, Some(from), Some(to)) => format!("{from} -> {to}"),
         _ => String::new(),
     };
-    let approved = json["approved"] == serde_json::Value::Bool(true);
+    let approved = json["approval"].is_string();
     Ok((
         Request::from_parts(parts, Body::from(bytes)),
         target,

@@ -5,6 +5,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use airlock_protocol::approvals::PendingApproval;
+
+use super::approvals::{Approvals, digest};
 use crate::error::ApiError;
 use crate::policy::{Policy, Verdict};
 use crate::sandbox::SandboxStatus;
@@ -18,6 +21,19 @@ pub struct Refusal {
     reason: &'static str,
     message: String,
     rule: Option<String>,
+    approval: Option<Box<PendingApproval>>,
+}
+
+/// One tool call as the guard judges it.
+pub struct Call<'a> {
+    /// The tool.
+    pub tool: &'static str,
+    /// The arguments that decide what happens (the approval is bound to exactly these).
+    pub args: serde_json::Value,
+    /// What a person approving it is shown: the command, the git arguments, the diff.
+    pub shown: String,
+    /// The approval id the call carries, if any.
+    pub approval: Option<&'a str>,
 }
 
 impl Refusal {
@@ -29,6 +45,7 @@ impl Refusal {
             reason,
             message: message.into(),
             rule: None,
+            approval: None,
         }
     }
 
@@ -40,39 +57,66 @@ impl Refusal {
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        ApiError::new(self.status, "tool_refused", self.message)
-            .with_detail(json!({ "tool": self.tool, "reason": self.reason, "rule": self.rule }))
-            .into_response()
+        ApiError::from(self).into_response()
     }
 }
 
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> Self {
-        ApiError::new(r.status, "tool_refused", r.message)
-            .with_detail(json!({ "tool": r.tool, "reason": r.reason, "rule": r.rule }))
+        ApiError::new(r.status, "tool_refused", r.message).with_detail(
+            json!({ "tool": r.tool, "reason": r.reason, "rule": r.rule, "approval": r.approval }),
+        )
     }
 }
 
-/// Refuses a call that needs approval and does not carry it.
-pub fn approval(policy: &Policy, tool: &'static str, approved: bool) -> Result<(), Refusal> {
-    if policy.needs_approval(tool) && !approved {
-        return Err(Refusal::new(
-            tool,
-            "approval_required",
-            format!("{tool} needs your approval under this workspace's policy"),
-        ));
+/// Lets a call run only with a person's approval of exactly this call: one granted for the
+/// session, or the one-time id of a granted approval. Otherwise the refusal carries a new
+/// pending approval showing what would run.
+fn approved(approvals: &Approvals, call: &Call, why: String) -> Result<(), Refusal> {
+    let digest = digest(call.tool, &call.args);
+    if approvals.admit(call.tool, &digest, call.approval) {
+        return Ok(());
     }
-    Ok(())
+    let mut refusal = Refusal::new(call.tool, "approval_required", why);
+    refusal.approval = Some(Box::new(approvals.request(
+        call.tool,
+        &digest,
+        call.shown.clone(),
+    )));
+    Err(refusal)
 }
 
-/// Checks a tool that takes a workspace path: syntax, policy path rules (on the path as
-/// written and on where its symlinks lead), approval.
+/// Refuses a call that needs approval under the policy and does not carry it.
+pub fn approval(policy: &Policy, approvals: &Approvals, call: &Call) -> Result<(), Refusal> {
+    if !policy.needs_approval(call.tool) {
+        return Ok(());
+    }
+    let why = format!(
+        "{} needs your approval under this workspace's policy",
+        call.tool
+    );
+    approved(approvals, call, why)
+}
+
+/// Checks a tool that takes a workspace path: [`path_rules`], then approval.
 pub fn path_tool(
+    policy: &Policy,
+    root: &WorkspaceRoot,
+    approvals: &Approvals,
+    call: &Call,
+    path: &str,
+) -> Result<(), Refusal> {
+    path_rules(policy, root, call.tool, path)?;
+    approval(policy, approvals, call)
+}
+
+/// The policy's path rules: syntax, denied patterns on the path as written and on where
+/// its symlinks lead.
+pub fn path_rules(
     policy: &Policy,
     root: &WorkspaceRoot,
     tool: &'static str,
     path: &str,
-    approved: bool,
 ) -> Result<(), Refusal> {
     if let Err(e) = WorkspaceRoot::check_syntax(path) {
         return Err(Refusal::new(tool, "path_outside_workspace", e.to_string()));
@@ -98,11 +142,16 @@ pub fn path_tool(
             format!("{path:?} leads to {target:?}, which the policy does not let tools touch"),
         ));
     }
-    approval(policy, tool, approved)
+    Ok(())
 }
 
 /// Checks a command line against the policy's command rules (and approval).
-pub fn command(policy: &Policy, command: &str, approved: bool) -> Result<(), Refusal> {
+pub fn command(
+    policy: &Policy,
+    approvals: &Approvals,
+    call: &Call,
+    command: &str,
+) -> Result<(), Refusal> {
     if command.trim().is_empty() {
         return Err(Refusal::new(
             "run_command",
@@ -118,13 +167,9 @@ pub fn command(policy: &Policy, command: &str, approved: bool) -> Result<(), Ref
             "the policy forbids this command",
         )
         .with_rule(rule)),
-        Verdict::Ask if !approved => Err(Refusal::new(
-            "run_command",
-            "approval_required",
-            "this command needs your approval",
-        )
-        .with_rule(rule)),
-        _ => approval(policy, "run_command", approved),
+        Verdict::Ask => approved(approvals, call, "this command needs your approval".into())
+            .map_err(|r| r.with_rule(rule)),
+        Verdict::Allow => approval(policy, approvals, call),
     }
 }
 

@@ -3,6 +3,7 @@
 //! output passes the context guard ([`redact`]) before it is returned. There are no web
 //! tools, and none can be added at run time: this router is the whole list.
 
+pub mod approvals;
 pub mod git_guard;
 pub mod guard;
 pub mod redact;
@@ -12,6 +13,8 @@ mod search;
 use std::sync::Arc;
 use std::time::Duration;
 
+use airlock_protocol::approvals::Decision;
+use airlock_protocol::routes;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -45,6 +48,8 @@ pub struct ToolsState {
     pub audit: Arc<AuditLog>,
     /// Actor for those records.
     pub actor: String,
+    /// Approvals issued and granted in this session.
+    pub approvals: Arc<approvals::Approvals>,
 }
 
 /// The names of every tool; the UI and the model get exactly these.
@@ -68,7 +73,8 @@ pub fn router(state: ToolsState) -> Router {
         .route("/api/tools/apply_edit", post(apply_edit))
         .route("/api/tools/run_command", post(run_command::run_command))
         .route("/api/tools/git", post(git))
-        .route("/api/guard/system_prompt", post(filter_system_prompt))
+        .route(routes::GUARD_SYSTEM_PROMPT, post(filter_system_prompt))
+        .route(routes::APPROVALS, post(decide))
         .with_state(state)
 }
 
@@ -149,8 +155,20 @@ impl ToolsState {
 pub struct PathArgs {
     #[serde(default)]
     path: String,
+    /// A granted approval for exactly this call, when the policy asks for one.
     #[serde(default)]
-    approved: bool,
+    approval: Option<String>,
+}
+
+impl PathArgs {
+    fn call(&self, tool: &'static str) -> guard::Call<'_> {
+        guard::Call {
+            tool,
+            args: json!({ "path": self.path }),
+            shown: format!("{tool} {}", self.path),
+            approval: self.approval.as_deref(),
+        }
+    }
 }
 
 async fn list_dir(
@@ -161,9 +179,9 @@ async fn list_dir(
     guard::path_tool(
         &policy,
         state.workspace.root(),
-        "list_dir",
+        &state.approvals,
+        &args.call("list_dir"),
         &args.path,
-        args.approved,
     )?;
     let path = args.path.clone();
     let entries = state
@@ -212,9 +230,9 @@ async fn read_file(
     guard::path_tool(
         &policy,
         state.workspace.root(),
-        "read_file",
+        &state.approvals,
+        &args.call("read_file"),
         &args.path,
-        args.approved,
     )?;
     let path = args.path.clone();
     let file = state.blocking(move |ws| ws.read(&path)).await?;
@@ -234,8 +252,9 @@ pub struct EditArgs {
     content: String,
     #[serde(default)]
     base_version: Option<String>,
+    /// A granted approval for exactly this edit, when the policy asks for one.
     #[serde(default)]
-    approved: bool,
+    approval: Option<String>,
 }
 
 /// Returns the unified diff the edit would make, and the version it is based on. Writes nothing.
@@ -244,31 +263,8 @@ async fn propose_edit(
     JsonBody(args): JsonBody<EditArgs>,
 ) -> ToolResult {
     let policy = state.policy("propose_edit").await?;
-    guard::path_tool(
-        &policy,
-        state.workspace.root(),
-        "propose_edit",
-        &args.path,
-        true,
-    )?;
-    let path = args.path.clone();
-    let current = state
-        .blocking(move |ws| match ws.read(&path) {
-            Ok(file) => Ok(Some(file)),
-            Err(crate::workspace::FileError::Path(crate::workspace::PathError::NotFound(_))) => {
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        })
-        .await?;
-    let (old, base_version) = current
-        .map(|f| (f.content, Some(f.version)))
-        .unwrap_or_default();
-    let diff = similar::TextDiff::from_lines(&old, &args.content)
-        .unified_diff()
-        .context_radius(3)
-        .header(&format!("a/{}", args.path), &format!("b/{}", args.path))
-        .to_string();
+    guard::path_rules(&policy, state.workspace.root(), "propose_edit", &args.path)?;
+    let (diff, base_version) = state.diff(&args.path, &args.content).await?;
     let (diff, redactions) = state
         .guard_output(&policy, "propose_edit", &args.path, &diff)
         .await;
@@ -277,19 +273,50 @@ async fn propose_edit(
     ))
 }
 
-/// Applies an edit with the editor's atomic, versioned write (approval per policy).
+impl ToolsState {
+    /// The unified diff writing `content` to `path` would make, and the version it is
+    /// based on (`None`: a new file).
+    async fn diff(&self, path: &str, content: &str) -> Result<(String, Option<String>), ApiError> {
+        let owned = path.to_owned();
+        let current = self
+            .blocking(move |ws| match ws.read(&owned) {
+                Ok(file) => Ok(Some(file)),
+                Err(crate::workspace::FileError::Path(crate::workspace::PathError::NotFound(
+                    _,
+                ))) => Ok(None),
+                Err(e) => Err(e),
+            })
+            .await?;
+        let (old, base_version) = current
+            .map(|f| (f.content, Some(f.version)))
+            .unwrap_or_default();
+        let diff = similar::TextDiff::from_lines(old.as_str(), content)
+            .unified_diff()
+            .context_radius(3)
+            .header(&format!("a/{path}"), &format!("b/{path}"))
+            .to_string();
+        Ok((diff, base_version))
+    }
+}
+
+/// Applies an edit with the editor's atomic, versioned write (approval per policy, shown
+/// as the diff it makes).
 async fn apply_edit(
     State(state): State<ToolsState>,
     JsonBody(args): JsonBody<EditArgs>,
 ) -> ToolResult {
     let policy = state.policy("apply_edit").await?;
-    guard::path_tool(
-        &policy,
-        state.workspace.root(),
-        "apply_edit",
-        &args.path,
-        args.approved,
-    )?;
+    guard::path_rules(&policy, state.workspace.root(), "apply_edit", &args.path)?;
+    if policy.needs_approval("apply_edit") {
+        let (diff, _) = state.diff(&args.path, &args.content).await?;
+        let call = guard::Call {
+            tool: "apply_edit",
+            args: json!({ "path": args.path, "content": args.content, "base_version": args.base_version }),
+            shown: redact::redact(&policy, &diff).0,
+            approval: args.approval.as_deref(),
+        };
+        guard::approval(&policy, &state.approvals, &call)?;
+    }
     let (path, content, base) = (args.path.clone(), args.content, args.base_version);
     let version = state
         .blocking(move |ws| {
@@ -349,8 +376,9 @@ async fn filter_system_prompt(
 #[serde(deny_unknown_fields)]
 pub struct GitArgs {
     args: Vec<String>,
+    /// A granted approval for exactly these arguments, when the policy asks for one.
     #[serde(default)]
-    approved: bool,
+    approval: Option<String>,
 }
 
 /// Most output a git call returns.
@@ -359,7 +387,13 @@ const GIT_MAX_OUTPUT: usize = 1 << 20;
 async fn git(State(state): State<ToolsState>, JsonBody(body): JsonBody<GitArgs>) -> ToolResult {
     git_guard::check(&body.args).map_err(|reason| Refusal::new("git", "git_not_local", reason))?;
     let policy = state.policy("git").await?;
-    guard::approval(&policy, "git", body.approved)?;
+    let call = guard::Call {
+        tool: "git",
+        args: json!({ "args": body.args }),
+        shown: format!("git {}", body.args.join(" ")),
+        approval: body.approval.as_deref(),
+    };
+    guard::approval(&policy, &state.approvals, &call)?;
     guard::sandbox_ready(&state.sandbox_status)?;
     let mut argv = vec!["git".to_owned()];
     argv.extend(
@@ -395,5 +429,43 @@ async fn git(State(state): State<ToolsState>, JsonBody(body): JsonBody<GitArgs>)
     redactions.extend(more);
     Ok(Json(
         json!({ "outcome": outcome, "stdout": stdout, "stderr": stderr, "redactions": redactions }),
+    ))
+}
+
+/// A person's decision on a pending approval (audited as `approval.decide`, with what was
+/// shown named in an `approval.granted` / `approval.denied` record).
+async fn decide(
+    State(state): State<ToolsState>,
+    JsonBody(decision): JsonBody<Decision>,
+) -> ToolResult {
+    let Some((tool, shown)) = state.approvals.decide(&decision.id, decision.answer) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "approval_unknown",
+            "this approval is unknown or has expired; ask for the call again",
+        ));
+    };
+    let policy = state.policy("approvals").await?;
+    let action = match decision.answer {
+        airlock_protocol::approvals::Answer::Deny => "approval.denied",
+        airlock_protocol::approvals::Answer::Approve => "approval.granted",
+        airlock_protocol::approvals::Answer::AlwaysThisSession => "approval.granted_for_session",
+    };
+    let entry = Entry {
+        actor: state.actor.clone(),
+        action: action.into(),
+        target: format!(
+            "{tool}: {}",
+            redact::redact(&policy, &shown)
+                .0
+                .lines()
+                .next()
+                .unwrap_or("")
+        ),
+        outcome: "ok".into(),
+    };
+    append(&state.audit, entry).await;
+    Ok(Json(
+        json!({ "id": decision.id, "answer": decision.answer }),
     ))
 }

@@ -33,8 +33,9 @@ pub struct RunArgs {
     command: String,
     #[serde(default)]
     timeout_secs: Option<u64>,
+    /// A granted approval for exactly this command line, when the policy asks for one.
     #[serde(default)]
-    approved: bool,
+    approval: Option<String>,
 }
 
 pub(super) async fn run_command(
@@ -42,7 +43,13 @@ pub(super) async fn run_command(
     JsonBody(args): JsonBody<RunArgs>,
 ) -> Result<Response, ApiError> {
     let policy = state.policy("run_command").await?;
-    guard::command(&policy, &args.command, args.approved)?;
+    let call = guard::Call {
+        tool: "run_command",
+        args: json!({ "command": args.command }),
+        shown: args.command.clone(),
+        approval: args.approval.as_deref(),
+    };
+    guard::command(&policy, &state.approvals, &call, &args.command)?;
     guard::sandbox_ready(&state.sandbox_status)?;
     let timeout = Duration::from_secs(
         args.timeout_secs

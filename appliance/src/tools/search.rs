@@ -30,8 +30,9 @@ pub struct SearchArgs {
     case_sensitive: bool,
     #[serde(default = "default_max")]
     max_results: usize,
+    /// A granted approval for exactly this search, when the policy asks for one.
     #[serde(default)]
-    approved: bool,
+    approval: Option<String>,
 }
 
 fn default_max() -> usize {
@@ -43,7 +44,13 @@ pub(super) async fn search(
     JsonBody(args): JsonBody<SearchArgs>,
 ) -> ToolResult {
     let policy = state.policy("search").await?;
-    guard::approval(&policy, "search", args.approved)?;
+    let call = guard::Call {
+        tool: "search",
+        args: serde_json::json!({ "query": args.query, "regex": args.regex, "case_sensitive": args.case_sensitive }),
+        shown: format!("search {}", args.query),
+        approval: args.approval.as_deref(),
+    };
+    guard::approval(&policy, &state.approvals, &call)?;
     if args.query.is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -2,6 +2,7 @@
 //! whole file), shown as a diff to accept or reject; accepting saves through the editor's
 //! versioned write, so a file changed on disk meanwhile is a conflict as usual.
 
+use airlock_protocol::routes;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::json;
@@ -65,7 +66,7 @@ fn accept(state: IdeState) {
                 .ok()
                 .and_then(|f| f["version"].as_str().map(str::to_owned));
             let body = json!({ "path": path, "content": new, "base_version": base });
-            match api::send("PUT", "/api/fs/file", &body).await {
+            match api::send("PUT", routes::FS_FILE, &body).await {
                 Ok(_) => {
                     state.say(format!("Applied the code block to {path}"));
                     crate::assistant::audit::record_apply(&model, &path);
