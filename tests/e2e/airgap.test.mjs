@@ -5,7 +5,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { makeWorkspace, startAppliance, launchBrowser } from "./harness.mjs";
 
 let workspace, appliance, browser, page;
@@ -45,6 +46,16 @@ test("the terminal streams output from the sandbox", async () => {
   assert.match(await output.textContent(), /first-line\s+second-line/);
 });
 
+test("the toolchains still run in the sandbox: cargo, git, python3, ls", async () => {
+  await runInTerminal("cargo --version && git --version && python3 --version && ls -a");
+  const output = page.locator(".terminal-output");
+  await output.locator(".term-info", { hasText: "[exit 0]" }).nth(1).waitFor();
+  const text = await output.textContent();
+  assert.match(text, /cargo \d+\.\d+/);
+  assert.match(text, /git version/);
+  assert.match(text, /Python 3/);
+});
+
 test("curl is refused by the policy, with the rule shown", async () => {
   await runInTerminal("curl -sS http://127.0.0.1:9/");
   const refusal = page.locator(".terminal-output .term-refusal").last();
@@ -73,6 +84,14 @@ test("the Evidence view shows loopback-only sockets and exports the pack", async
   for (const name of ["evidence/report.json", "evidence/audit-session.jsonl", "evidence/policy.toml"]) {
     assert.ok(listing.includes(name), `${name} in ${listing}`);
   }
+  // The workspace policy loosens the defaults: shown, ignored, until confirmed here.
+  const loosenings = dialog.locator('.policy-loosenings[data-ignored="true"]');
+  await loosenings.waitFor();
+  assert.match(await loosenings.textContent(), /run_command runs without approval/);
+  await loosenings.locator(".confirm-policy").click();
+  await dialog.locator('.policy-loosenings[data-ignored="false"]').waitFor();
+  const log = readFileSync(join(appliance.auditDir, "audit.jsonl"), "utf8");
+  assert.match(log, /"action":"policy.confirm","target":"","outcome":"ok"/);
   await page.keyboard.press("Escape");
   await dialog.waitFor({ state: "detached" });
 });

@@ -19,6 +19,10 @@ pub fn EvidenceView() -> impl IntoView {
     let close_button = NodeRef::<html::Button>::new();
     let load = move || {
         report.set(None);
+        // Keyboard focus stays in the dialog (a clicked button may vanish on reload).
+        if let Some(button) = close_button.get_untracked() {
+            let _ = button.focus();
+        }
         spawn_local(async move {
             let answer = api::get(routes::EVIDENCE).await.map_err(|e| e.message);
             report.set(Some(answer));
@@ -46,7 +50,7 @@ pub fn EvidenceView() -> impl IntoView {
                     {move || match report.get() {
                         None => view! { <p>"Measuring…"</p> }.into_any(),
                         Some(Err(message)) => view! { <p class="error">{message}</p> }.into_any(),
-                        Some(Ok(r)) => render(&r).into_any(),
+                        Some(Ok(r)) => render(&r, load).into_any(),
                     }}
                     <div class="actions">
                         <button on:click=move |_| load()>"Refresh"</button>
@@ -65,7 +69,7 @@ fn text(v: &Value) -> String {
         .unwrap_or_else(|| v.to_string())
 }
 
-fn render(r: &Value) -> impl IntoView + use<> {
+fn render<R: Fn() + Copy + Send + Sync + 'static>(r: &Value, reload: R) -> impl IntoView + use<R> {
     let clear = r["all_clear"] == true;
     let findings: Vec<String> = r["findings"]
         .as_array()
@@ -146,7 +150,52 @@ fn render(r: &Value) -> impl IntoView + use<> {
             </tbody>
         </table>
         <h3>"Policy"</h3><p class="mono">{policy_line}</p>
+        {policy_loosenings(&r["status"], reload)}
         <h3>"Audit chain"</h3><p class="mono audit-line">{audit_line}</p>
         <h3>"Content-Security-Policy"</h3><p class="mono csp-text">{text(&r["content_security_policy"])}</p>
     }
+}
+
+/// A workspace policy's loosenings of the defaults: ignored until the person confirms this
+/// exact policy text here (the appliance records the confirmation in the audit log).
+fn policy_loosenings<R: Fn() + Copy + Send + Sync + 'static>(
+    status: &Value,
+    reload: R,
+) -> impl IntoView + use<R> {
+    let loosenings: Vec<String> = status["policy_loosenings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(text)
+        .collect();
+    let ignored = status["policy_loosenings_ignored"] == true;
+    let hash = text(&status["policy_hash"]);
+    let error = RwSignal::new(None::<String>);
+    let confirm = move |_| {
+        let body = airlock_protocol::approvals::PolicyConfirm { hash: hash.clone() };
+        spawn_local(async move {
+            match api::post_typed(routes::POLICY_CONFIRM, &body).await {
+                Ok(_) => reload(),
+                Err(failure) => error.set(Some(failure.message)),
+            }
+        });
+    };
+    (!loosenings.is_empty()).then(|| {
+        view! {
+            <div class="policy-loosenings" data-ignored=ignored.to_string()>
+                <p>{if ignored {
+                    "This workspace's policy loosens the defaults; these loosenings are ignored until you confirm it:"
+                } else {
+                    "You confirmed this workspace policy; it loosens the defaults:"
+                }}</p>
+                <ul>{loosenings.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}</ul>
+                <Show when=move || ignored>
+                    <button class="confirm-policy" on:click=confirm.clone()>"Confirm this workspace policy"</button>
+                </Show>
+                <Show when=move || error.get().is_some()>
+                    <p class="error">{move || error.get().unwrap_or_default()}</p>
+                </Show>
+            </div>
+        }
+    })
 }
