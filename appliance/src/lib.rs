@@ -5,6 +5,7 @@ pub mod api;
 pub mod assets;
 pub mod audit;
 pub mod bind;
+pub mod build_info;
 pub mod chats;
 pub mod egress;
 pub mod error;

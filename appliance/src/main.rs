@@ -12,8 +12,12 @@ use airlock_appliance::bind::parse_bind_address;
 use clap::{Parser, Subcommand};
 
 /// Airlock: an air-gapped AI coding IDE served from loopback.
+///
+/// Start with `airlock serve --workspace DIR` and open the printed URL (it works once). Exit
+/// codes: 0 success, 1 a check failed (tampered audit log, damaged model, model does not fit),
+/// 2 bad usage or an error that stopped the command.
 #[derive(Parser)]
-#[command(name = "airlock", version)]
+#[command(name = "airlock", version = version_line(), after_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -160,6 +164,20 @@ enum ModelsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Shown after `airlock --help`.
+const EXAMPLES: &str = "Examples:
+  airlock serve --workspace ~/src/app                 serve one workspace, print the launch URL
+  airlock serve --workspace . --policy /etc/airlock/policy.toml --token-file $XDG_RUNTIME_DIR/airlock/token
+  airlock models import ~/Downloads/model.gguf        add a model to the store
+  airlock models fit qwen.gguf --context 8192 --vram 24G
+  airlock audit verify --workspace ~/src/app          check the audit chain (exit 1 if tampered)
+  airlock evidence --url http://127.0.0.1:4100 --token-file $XDG_RUNTIME_DIR/airlock/token --pack evidence.tar";
+
+/// `--version`: version, build and target.
+fn version_line() -> &'static str {
+    Box::leak(airlock_appliance::build_info::describe().into_boxed_str())
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {

@@ -134,6 +134,23 @@ fn import_list_verify_remove() {
     let missing = airlock(&store, &["remove", "other.gguf"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing).contains("no model named other.gguf"));
+
+    // Every change made from the command line is in the store's own audit chain.
+    let log = std::fs::read_to_string(store.join("audit/audit.jsonl")).unwrap();
+    for needle in [
+        "\"model.import\",\"target\":\"tiny-chat.gguf\"",
+        "\"model.verify\",\"target\":\"tiny-chat.gguf\",\"outcome\":\"DAMAGED",
+        "\"model.remove\",\"target\":\"other.gguf\",\"outcome\":\"ok\"",
+        "\"model.remove\",\"target\":\"other.gguf\",\"outcome\":\"error",
+    ] {
+        assert!(log.contains(needle), "{needle} in {log}");
+    }
+    let verified = Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["audit", "verify", "--dir"])
+        .arg(store.join("audit"))
+        .output()
+        .unwrap();
+    assert!(verified.status.success(), "{}", text(&verified));
 }
 
 #[test]
@@ -163,8 +180,14 @@ fn bad_input_is_refused_and_leaves_nothing() {
         "{}",
         text(&absent)
     );
+    // Only the store's audit chain, which records the refusals.
     let leftovers: Vec<_> = std::fs::read_dir(&store)
-        .map(|r| r.flatten().map(|e| e.file_name()).collect())
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.file_name())
+                .filter(|n| n != "audit" && n != "audit.key")
+                .collect()
+        })
         .unwrap_or_default();
     assert!(leftovers.is_empty(), "nothing half-written: {leftovers:?}");
 }

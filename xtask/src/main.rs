@@ -7,10 +7,14 @@
 //!   `--qwen` adds the opt-in Qwen2.5-Coder test (a 491 MB download, cached).
 //! - `cargo xtask bench`: the benchmarks (JSON), including the engine on SmolLM2 natively and
 //!   in headless Chromium.
+//! - `cargo xtask dist [--debug] [--out DIR]`: the operator's artifact — `airlock` with the
+//!   front end embedded, launcher, systemd user unit, install/uninstall scripts, DEPLOY.md —
+//!   as `dist/airlock-VERSION-ARCH-linux.tar.gz` plus its `.sha256`.
 //! - `cargo xtask models [--qwen]`: fetch (once, sha256-checked) and print the real model files.
 //! - `cargo xtask lint`: rustfmt and clippy, warnings as errors.
 //! - `cargo xtask setup`: install the Debian and npm pieces (as root), or say what to install.
 
+mod dist;
 mod models;
 mod prereqs;
 mod process;
@@ -64,6 +68,20 @@ fn run() -> anyhow::Result<()> {
             )
         }
         "test" => test(&root, rest.iter().any(|a| a == "--qwen")),
+        "dist" => {
+            prereqs::ensure(&root, prereqs::Purpose::Run)?;
+            web::build(&root)?;
+            let binary = build_appliance(&root, !rest.iter().any(|a| a == "--debug"))?;
+            let out = rest
+                .iter()
+                .position(|a| a == "--out")
+                .and_then(|i| rest.get(i + 1))
+                .map(PathBuf::from)
+                .unwrap_or_else(|| root.join("dist"));
+            std::fs::create_dir_all(&out)?;
+            println!("{}", dist::package(&root, &binary, &out)?.display());
+            Ok(())
+        }
         "bench" => bench(&root),
         "models" => {
             println!("{}", models::ensure(&models::SMOLLM2)?.display());
@@ -121,7 +139,8 @@ fn build_appliance(root: &Path, release: bool) -> anyhow::Result<PathBuf> {
     let mut build = cargo();
     build
         .current_dir(root)
-        .args(["build", "-p", "airlock-appliance", "--bin", "airlock"]);
+        .args(["build", "-p", "airlock-appliance", "--bin", "airlock"])
+        .env("AIRLOCK_BUILD", dist::build_line(root));
     if release {
         build.arg("--release");
     }
@@ -177,6 +196,24 @@ fn test(root: &Path, with_qwen: bool) -> anyhow::Result<()> {
     }
     process::run(&mut real)?;
     let binary = build_appliance(root, false)?;
+    // The operator's artifact, packaged from this (debug) binary: install, start, uninstall.
+    let dist_dir = target_dir(root).join("dist-test");
+    std::fs::create_dir_all(&dist_dir)?;
+    let tarball = dist::package(root, &binary, &dist_dir)?;
+    process::run(
+        cargo()
+            .current_dir(root)
+            .args([
+                "test",
+                "-p",
+                "airlock-integration-tests",
+                "--test",
+                "dist",
+                "--",
+                "--ignored",
+            ])
+            .env("AIRLOCK_DIST_TARBALL", &tarball),
+    )?;
     process::run(
         process::command("node")
             .current_dir(root)

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use airlock_appliance::audit::{AuditLog, Entry};
 use airlock_appliance::models::manifest::Manifest;
 use airlock_appliance::models::store::{self, model_info};
 use airlock_inference::fit::{Limits, Verdict, bytes, fit, gpus_needed};
@@ -16,13 +17,26 @@ pub fn import(store_dir: &Path, files: &[PathBuf], name: Option<&str>) -> anyhow
         anyhow::bail!("--name renames one file; give exactly one");
     }
     for file in files {
-        let imported = store::import(store_dir, file, name)?;
+        let imported = match store::import(store_dir, file, name) {
+            Ok(imported) => imported,
+            Err(e) => {
+                let shown = file.display().to_string();
+                record(store_dir, "model.import", &shown, &format!("error: {e:#}"))?;
+                return Err(e);
+            }
+        };
         let entry = &imported.entry.record;
         let how = match (imported.already, imported.linked) {
             (true, _) => "already in the store",
             (false, true) => "hard-linked",
             (false, false) => "copied",
         };
+        record(
+            store_dir,
+            "model.import",
+            &entry.name,
+            &format!("ok: {how}, sha256 {}", entry.sha256),
+        )?;
         println!(
             "{}  {}  {} ({how}) sha256 {}",
             entry.name,
@@ -78,13 +92,15 @@ pub fn list(store_dir: &Path) -> anyhow::Result<ExitCode> {
 pub fn verify(store_dir: &Path, name: Option<&str>) -> anyhow::Result<ExitCode> {
     let mut damaged = false;
     for (name, health) in store::verify(store_dir, name)? {
-        match health {
-            ModelHealth::Ok => println!("{name}: ok"),
+        let outcome = match health {
+            ModelHealth::Ok => "ok".to_owned(),
             ModelHealth::Damaged { reason } => {
                 damaged = true;
-                println!("{name}: DAMAGED: {reason}");
+                format!("DAMAGED: {reason}")
             }
-        }
+        };
+        record(store_dir, "model.verify", &name, &outcome)?;
+        println!("{name}: {outcome}");
     }
     Ok(if damaged {
         ExitCode::from(1)
@@ -95,9 +111,44 @@ pub fn verify(store_dir: &Path, name: Option<&str>) -> anyhow::Result<ExitCode> 
 
 /// `remove NAME`.
 pub fn remove(store_dir: &Path, name: &str) -> anyhow::Result<ExitCode> {
-    store::remove(store_dir, name)?;
+    let removed = store::remove(store_dir, name);
+    let outcome = match &removed {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => format!("error: {e:#}"),
+    };
+    record(store_dir, "model.remove", name, &outcome)?;
+    removed?;
     println!("removed {name}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The store's own audit folder: changes made from the command line are recorded in a
+/// tamper-evident chain beside the manifest (`airlock audit verify --dir STORE/audit`).
+pub fn audit_dir(store_dir: &Path) -> PathBuf {
+    store_dir.join("audit")
+}
+
+/// Appends one record to the store's audit chain; a log that cannot be written stops the
+/// command (exit 2), like the appliance refuses unaudited changes.
+fn record(store_dir: &Path, action: &str, target: &str, outcome: &str) -> anyhow::Result<()> {
+    if !store_dir.is_dir() {
+        return Ok(());
+    }
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let log = AuditLog::open(&audit_dir(store_dir)).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the store's audit log in {}: {e}",
+            audit_dir(store_dir).display()
+        )
+    })?;
+    log.append(Entry {
+        actor: format!("cli:{user}"),
+        action: action.into(),
+        target: target.into(),
+        outcome: outcome.into(),
+    })
+    .map_err(|e| anyhow::anyhow!("cannot write the store's audit log: {e}"))?;
+    Ok(())
 }
 
 /// What `fit` is asked.

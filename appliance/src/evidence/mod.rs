@@ -37,6 +37,8 @@ pub struct CommandEvidence {
 pub struct EvidenceReport {
     /// When it was measured (RFC 3339 UTC).
     pub generated_at: String,
+    /// The appliance build that measured it (`airlock --version`).
+    pub build: String,
     /// True only when every socket below (and every one sampling saw while commands ran) is
     /// loopback-only, every check passed and the audit log verifies.
     pub all_clear: bool,
@@ -127,6 +129,7 @@ pub fn report(state: &ApiState) -> EvidenceReport {
         .unwrap_or_default();
     EvidenceReport {
         generated_at: crate::audit::clock::now_rfc3339(),
+        build: crate::build_info::describe(),
         all_clear: findings.is_empty(),
         findings,
         appliance,
