@@ -1,5 +1,6 @@
 // Bench: the assistant as a user meets it in headless Chromium (WebGPU; SwiftShader on machines
-// without a GPU) — inline completion from the typing pause to the ghost text, and chat time to
+// without a GPU) — inline completion from the typing pause to the first ghost-text character
+// and to the finished completion, and chat time to
 // the first answer text, for SmolLM2-135M Q4_1 (no FIM tokens: prefix-only completion) and the
 // tiny chat/FIM fixture (the UI's own overhead). Prints one JSON object. Run through
 // `cargo xtask bench` (it sets AIRLOCK_BIN, AIRLOCK_CHROMIUM and AIRLOCK_SMOLLM2_GGUF).
@@ -41,6 +42,10 @@ try {
     await page.keyboard.type("def mul(a, b):\n    return");
     const typed = Date.now();
     await page.locator(".completion-status[data-state=running]").waitFor({ timeout: 60_000 });
+    // First ghost-text character (streamed), then the finished completion.
+    let firstGhostMs = null;
+    await page.waitForFunction(() => document.querySelector(".cm-ghost") || ["shown", "empty"].includes(document.querySelector(".completion-status")?.dataset.state), null, { timeout: 600_000, polling: 20 });
+    if (await page.locator(".cm-ghost").count()) firstGhostMs = Date.now() - typed;
     await page.waitForFunction(() => ["shown", "empty"].includes(document.querySelector(".completion-status")?.dataset.state), null, { timeout: 600_000 });
     const completionMs = Date.now() - typed;
     const shown = await page.evaluate(() => document.querySelector(".completion-status")?.dataset.state);
@@ -65,7 +70,8 @@ try {
     });
     results[model] = {
       load_ms: loadMs,
-      completion_pause_to_ghost_text_ms: completionMs,
+      completion_pause_to_first_ghost_char_ms: firstGhostMs,
+      completion_pause_to_full_completion_ms: completionMs,
       completion_outcome: shown,
       chat_time_to_first_text_ms: firstTextMs,
       chat_stats: stats,

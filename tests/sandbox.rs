@@ -555,3 +555,24 @@ async fn no_descriptor_the_appliance_inherited_reaches_a_command() {
     let fds: Vec<&str> = out.stdout.lines().take_while(|l| *l != "done").collect();
     assert_eq!(fds, ["0", "1", "2"], "{}", out.stdout);
 }
+
+#[tokio::test]
+async fn a_host_unix_socket_anywhere_on_disk_is_out_of_reach() {
+    // Outside /tmp, /run and the home folders, which are private or hidden anyway: a socket
+    // file on a read-only mount could still be connected to.
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    let path = dir.path().join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let out = quick(&format!(
+        "python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.connect(\"{}\")' && echo CONNECTED; echo done",
+        path.display()
+    ))
+    .await;
+    assert!(out.stdout.contains("done"), "{} {}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("CONNECTED"), "{}", out.stdout);
+    assert!(
+        listener.accept().is_err(),
+        "the host socket saw a connection"
+    );
+}

@@ -76,7 +76,8 @@ const ghostKeys = Prec.highest(keymap.of([
   } },
 ]));
 
-/** Settings and the provider, set by the app: provider(path, prefix, suffix, signal) → Promise<string|null>. */
+/** Settings and the provider, set by the app: provider(path, prefix, suffix, signal, onPartial) →
+ * Promise<string|null>; onPartial(text) shows the completion so far while it is written. */
 export const completion = { provider: null, debounceMs: 350, enabled: true, onStatus() {}, pathOf: () => null };
 
 const trigger = ViewPlugin.fromClass(class {
@@ -110,9 +111,19 @@ const trigger = ViewPlugin.fromClass(class {
     this.abort = abort;
     this.started = performance.now();
     completion.onStatus({ state: "running" });
+    let first = true;
+    const onPartial = (partial) => {
+      if (this.abort !== abort || !partial) return;
+      if (view.state.doc !== state.doc || view.state.selection.main.head !== pos) return;
+      view.dispatch({ effects: setGhost.of({ pos, text: partial, partial: true }) });
+      if (first) {
+        first = false;
+        completion.onStatus({ state: "first", ms: performance.now() - this.started });
+      }
+    };
     let text = null;
     try {
-      text = await completion.provider(completion.pathOf(), prefix, suffix, abort.signal);
+      text = await completion.provider(completion.pathOf(), prefix, suffix, abort.signal, onPartial);
     } catch (error) {
       if (this.abort === abort) { this.abort = null; completion.onStatus({ state: "error", message: String(error?.message ?? error) }); }
       return;
@@ -121,6 +132,7 @@ const trigger = ViewPlugin.fromClass(class {
     this.abort = null;
     const ms = performance.now() - this.started;
     if (!text || view.state.doc !== state.doc || view.state.selection.main.head !== pos) {
+      if (view.state.field(ghostField, false)?.partial) view.dispatch({ effects: setGhost.of(null) });
       completion.onStatus({ state: "empty", ms });
       return;
     }

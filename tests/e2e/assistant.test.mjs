@@ -263,6 +263,10 @@ test("inline completion: a pause shows ghost text, a keystroke cancels it in the
 
   const ghost = page.locator(".cm-ghost");
   await ghost.waitFor({ timeout: 120_000 });
+  // The ghost text grows while the model writes it, then the finished completion stays.
+  await page.locator(".completion-status[data-state=shown]").waitFor({ timeout: 120_000 });
+  const streamed = await page.evaluate(() => globalThis.__completion.find((e) => e.startsWith("streaming|")));
+  assert.match(streamed ?? "", /first text in \d+ ms/, "ghost text appeared before the completion finished");
   const shown = await page.evaluate(() => globalThis.airlockEditor.ghostText());
   assert.ok(shown && shown.length > 0);
   assert.match(await page.locator(".completion-status").textContent(), /Completion in \d+ ms/);

@@ -76,7 +76,7 @@ pub async fn generate(
     let (mut loaded, _) = take(model, &LoadOptions::default())
         .await
         .map_err(|e| js_error_text(&e))?;
-    let result = async {
+    let result: Result<Outcome, String> = async {
         let tokenizer = &loaded.tokenizer;
         let (text, mut stops) = match &prompt {
             Prompt::Chat(messages) => (
@@ -144,5 +144,12 @@ pub async fn generate(
     }
     .await;
     give_back(model, loaded);
+    // A lost GPU device takes the model's buffers with it: unload it rather than keep a
+    // model that can only fail (the Models panel then shows it as not loaded).
+    if let Err(e) = &result
+        && crate::model::errors::classify(e.as_str()) == crate::model::errors::Failure::DeviceLost
+    {
+        crate::generation::unload(model);
+    }
     result
 }

@@ -1,6 +1,7 @@
 //! The editor's inline completion provider: the active model fills in the middle between
-//! the text before and after the cursor; the editor's abort (the next keystroke) stops the
-//! engine at its next token; the status bar hears how each request ended.
+//! the text before and after the cursor, the ghost text growing token by token; the
+//! editor's abort (the next keystroke) stops the engine at its next token; the status bar
+//! hears how each request ended.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -24,6 +25,7 @@ async fn complete(
     prefix: String,
     suffix: String,
     signal: web_sys::AbortSignal,
+    on_partial: Function,
 ) -> Result<JsValue, JsValue> {
     let Some(model) = state.assistant.active_model.get_untracked() else {
         state
@@ -66,7 +68,21 @@ async fn complete(
             stop: vec!["\n\n\n".into()],
         },
         cancel,
-        &mut |_| {},
+        // Ghost text grows as tokens arrive: the cleaned completion so far, each time it changes.
+        &mut {
+            let (prefix, suffix) = (prefix.clone(), suffix.clone());
+            let mut text = String::new();
+            let mut shown = String::new();
+            move |piece: &str| {
+                text.push_str(piece);
+                if let Some(partial) = clean(&text, &prefix, &suffix)
+                    && partial != shown
+                {
+                    let _ = on_partial.call1(&JsValue::NULL, &JsValue::from(&partial));
+                    shown = partial;
+                }
+            }
+        },
     )
     .await;
     signal.set_onabort(None);
@@ -98,11 +114,16 @@ async fn complete(
 /// Installs the provider; `state.completion_enabled` and `state.completion_debounce_ms`
 /// are pushed to the editor whenever they change.
 pub fn install(state: IdeState) {
-    let provider = Closure::<dyn Fn(JsValue, String, String, web_sys::AbortSignal) -> Promise>::new(
-        move |_path: JsValue, prefix: String, suffix: String, signal: web_sys::AbortSignal| {
-            future_to_promise(complete(state, prefix, suffix, signal))
-        },
-    );
+    let provider =
+        Closure::<dyn Fn(JsValue, String, String, web_sys::AbortSignal, Function) -> Promise>::new(
+            move |_path: JsValue,
+                  prefix: String,
+                  suffix: String,
+                  signal: web_sys::AbortSignal,
+                  on_partial: Function| {
+                future_to_promise(complete(state, prefix, suffix, signal, on_partial))
+            },
+        );
     let on_status = Closure::<dyn Fn(JsValue)>::new(move |status: JsValue| {
         let field = |k: &str| Reflect::get(&status, &k.into()).ok();
         let kind = field("state")
@@ -111,6 +132,9 @@ pub fn install(state: IdeState) {
         let ms = field("ms").and_then(|v| v.as_f64());
         match kind.as_str() {
             "running" => state.assistant.completion.set(CompletionStatus::Running),
+            "first" => state.assistant.completion.set(CompletionStatus::Streaming {
+                first_ms: ms.unwrap_or(0.0),
+            }),
             "shown" => state.assistant.completion.set(CompletionStatus::Shown {
                 ms: ms.unwrap_or(0.0),
             }),

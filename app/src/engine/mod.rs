@@ -34,6 +34,17 @@ use stream::{ModelStream, OnProgress};
 /// KV cache positions the page engine allocates.
 pub(crate) const CONTEXT: usize = 1024;
 
+/// Why a loaded model was not kept in the browser's cache, in plain words.
+fn cache_failure(raw: &str) -> String {
+    match crate::model::errors::classify(raw) {
+        crate::model::errors::Failure::Quota => format!(
+            "not kept for next time: the browser's storage for this site is full (clear the model cache or free disk space; {raw})"
+        ),
+        _ => format!("not kept in the browser's cache: {raw}"),
+    }
+}
+
+/// A JavaScript error carrying `message`.
 pub(crate) fn error(message: impl std::fmt::Display) -> JsValue {
     JsValue::from(js_sys::Error::new(&message.to_string()))
 }
@@ -206,15 +217,9 @@ pub(crate) async fn load_with(name: &str, options: &LoadOptions) -> Result<Loade
     loaded.cache_note = match stored {
         Some(Ok(promise)) => match JsFuture::from(promise).await {
             Ok(_) => None,
-            Err(e) => Some(format!(
-                "not kept in the browser's cache: {}",
-                crate::api::js_error_text(&e)
-            )),
+            Err(e) => Some(cache_failure(&crate::api::js_error_text(&e))),
         },
-        Some(Err(e)) => Some(format!(
-            "not kept in the browser's cache: {}",
-            crate::api::js_error_text(&e)
-        )),
+        Some(Err(e)) => Some(cache_failure(&crate::api::js_error_text(&e))),
         None => Some("not kept in the browser's cache: the appliance does not list it".into()),
     };
     if loaded.cache_note.is_some()

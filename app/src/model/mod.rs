@@ -3,6 +3,7 @@
 pub mod airgap;
 pub mod chat;
 pub mod completion;
+pub mod errors;
 pub mod markdown;
 pub mod tabs;
 pub mod tree;

@@ -9,6 +9,7 @@ fn completion_state(state: IdeState) -> &'static str {
     match state.assistant.completion.get() {
         CompletionStatus::Idle => "idle",
         CompletionStatus::Running => "running",
+        CompletionStatus::Streaming { .. } => "streaming",
         CompletionStatus::Shown { .. } => "shown",
         CompletionStatus::Empty { .. } => "empty",
         CompletionStatus::Cancelled { .. } => "cancelled",
@@ -26,6 +27,9 @@ fn completion_text(state: IdeState) -> String {
     match state.assistant.completion.get() {
         CompletionStatus::Idle => String::new(),
         CompletionStatus::Running => format!("Completing…{last}"),
+        CompletionStatus::Streaming { first_ms } => {
+            format!("Completing… first text in {first_ms:.0} ms (Tab accepts what is shown)")
+        }
         CompletionStatus::Shown { ms } => format!("Completion in {ms:.0} ms (Tab accepts)"),
         CompletionStatus::Empty { ms } => format!("No completion ({ms:.0} ms)"),
         CompletionStatus::Cancelled { tokens } => {

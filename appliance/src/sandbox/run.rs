@@ -92,9 +92,13 @@ impl Launch<'_> {
         writable_git: bool,
         argv: &[String],
     ) -> std::io::Result<std::process::Command> {
+        // Host Unix sockets bound on paths the prologue does not already cover (a socket is
+        // connectable on a read-only mount): hidden like secrets, whatever their folder.
+        let sockets = host_unix_sockets();
         let secrets: Vec<&Path> = self
             .secrets
             .iter()
+            .chain(&sockets)
             .map(PathBuf::as_path)
             // Hiding a folder that holds the workspace would hide the workspace.
             .filter(|s| !workspace.starts_with(s))
@@ -126,6 +130,38 @@ impl Launch<'_> {
         ChildSetup::new()?.install(&mut command);
         Ok(command)
     }
+}
+
+/// Folders whose Unix sockets the prologue hides anyway (private tmpfs or hidden homes).
+const COVERED: &[&str] = &[
+    "/tmp/",
+    "/run/",
+    "/var/run/",
+    "/dev/shm/",
+    "/home/",
+    "/root/",
+];
+
+/// Paths of the Unix sockets bound in the host's network namespace (`/proc/net/unix` as the
+/// appliance sees it) outside [`COVERED`], that exist on disk.
+pub fn host_unix_sockets() -> Vec<PathBuf> {
+    let Ok(table) = std::fs::read_to_string("/proc/self/net/unix") else {
+        return Vec::new();
+    };
+    let home = std::env::var("HOME").unwrap_or_default();
+    let mut found: Vec<PathBuf> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().nth(7))
+        .filter(|path| path.starts_with('/'))
+        .filter(|path| !COVERED.iter().any(|c| path.starts_with(c)))
+        .filter(|path| home.is_empty() || !path.starts_with(&format!("{home}/")))
+        .map(PathBuf::from)
+        .filter(|path| path.exists())
+        .collect();
+    found.sort();
+    found.dedup();
+    found
 }
 
 /// The environment a sandboxed command gets from its parent's: only [`INHERITED_ENV`].

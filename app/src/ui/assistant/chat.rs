@@ -227,10 +227,15 @@ fn send(state: IdeState, question: String) {
                 }
                 refresh_list(state);
             }
-            Err(e) => a.chat.update(|v| {
-                v.streaming = None;
-                v.notes.push(format!("No answer: {e}"));
-            }),
+            Err(e) => {
+                if crate::model::errors::classify(&e) == crate::model::errors::Failure::DeviceLost {
+                    a.loaded.update(|l| l.retain(|n| *n != model));
+                }
+                a.chat.update(|v| {
+                    v.streaming = None;
+                    v.notes.push(crate::model::errors::explain("answering", &e));
+                });
+            }
         }
     });
 }

@@ -149,7 +149,8 @@ pub fn load(state: IdeState, name: String) {
                 a.load_note.set(Some((false, note)));
             }
             Err(e) => {
-                let text = format!("Could not load {name}: {}", js_error_text(&e));
+                let text =
+                    crate::model::errors::explain(&format!("loading {name}"), &js_error_text(&e));
                 state.complain(text.clone());
                 a.load_note.set(Some((true, text)));
             }

@@ -90,6 +90,11 @@ pub enum CompletionStatus {
     Idle,
     /// A request is running.
     Running,
+    /// Ghost text is growing as the model writes it; the first text came after this long.
+    Streaming {
+        /// Milliseconds from the pause to the first ghost text.
+        first_ms: f64,
+    },
     /// Ghost text is shown; it took this long.
     Shown {
         /// Milliseconds from the pause to the text.
