@@ -102,15 +102,30 @@ pub struct Missing {
 }
 
 impl Missing {
-    /// Looks at this machine.
+    /// Looks at this machine. `AIRLOCK_SIMULATE_MISSING=wasm,browser,node,gpu` makes pieces
+    /// read as missing, to test what a fresh machine gets (`xtask/tests/fresh_machine.rs`).
     pub fn detect() -> Self {
+        let simulated = std::env::var("AIRLOCK_SIMULATE_MISSING").unwrap_or_default();
+        let gone = |piece: &str| simulated.split(',').any(|p| p.trim() == piece);
         Self {
-            wasm: WasmToolchain::detect().is_err(),
-            browser: chromium().is_err(),
-            node: output(command("npm").arg("--version")).is_none(),
-            gpu: !vulkan_driver_present(),
+            wasm: gone("wasm") || WasmToolchain::detect().is_err(),
+            browser: gone("browser") || chromium().is_err(),
+            node: gone("node") || output(command("npm").arg("--version")).is_none(),
+            gpu: gone("gpu") || !vulkan_driver_present(),
         }
     }
+}
+
+/// Whether this process may install system packages: root, unless
+/// `AIRLOCK_SIMULATE_USER=1` asks to behave as an ordinary user (tests).
+fn is_root() -> bool {
+    std::env::var_os("AIRLOCK_SIMULATE_USER").is_none()
+        && output(command("id").arg("-u")).is_some_and(|u| u.trim() == "0")
+}
+
+/// The package manager to run: `apt-get`, or `AIRLOCK_APT` (tests record its calls).
+fn apt() -> std::process::Command {
+    command(std::env::var_os("AIRLOCK_APT").unwrap_or_else(|| "apt-get".into()))
 }
 
 /// The Debian packages `purpose` needs given what is `missing`.
@@ -146,8 +161,7 @@ pub fn install_command(wanted: &[&str]) -> String {
 pub fn ensure(root: &Path, purpose: Purpose) -> anyhow::Result<()> {
     let wanted = packages(purpose, Missing::detect());
     if !wanted.is_empty() {
-        let is_root = output(command("id").arg("-u")).is_some_and(|u| u.trim() == "0");
-        if !is_root {
+        if !is_root() {
             bail!(
                 "missing Debian packages ({}); install them with:\n  {}",
                 wanted.join(", "),
@@ -155,8 +169,8 @@ pub fn ensure(root: &Path, purpose: Purpose) -> anyhow::Result<()> {
             );
         }
         eprintln!("xtask: installing {}", wanted.join(" "));
-        run(command("apt-get").arg("update").arg("-q"))?;
-        run(command("apt-get")
+        run(apt().arg("update").arg("-q"))?;
+        run(apt()
             .args(["install", "-y", "-q"])
             .args(&wanted)
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
