@@ -19,6 +19,7 @@ pub mod sandbox;
 pub mod secret;
 pub mod server;
 pub mod tools;
+pub mod upstream;
 pub mod workspace;
 
 pub use server::{Appliance, ServeOptions};

@@ -42,6 +42,8 @@ struct PolicyFile {
     paths: PathRules,
     #[serde(default)]
     redact: RedactRules,
+    #[serde(default)]
+    upstream: Vec<crate::upstream::UpstreamConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,6 +155,8 @@ pub struct Policy {
     pub loosenings: Vec<String>,
     /// True when those loosenings are ignored because nobody confirmed this text.
     pub loosenings_ignored: bool,
+    /// Team servers; only a pinned admin policy may name them.
+    pub upstreams: Vec<crate::upstream::Upstream>,
 }
 
 impl Policy {
@@ -192,9 +196,23 @@ impl Policy {
     fn compile(text: &str, source: PolicySource, clamp: bool) -> anyhow::Result<Self> {
         let mut file: PolicyFile =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("invalid policy: {e}"))?;
-        let loosenings = if source == PolicySource::Workspace {
+        let mut loosenings = if source == PolicySource::Workspace {
             loosening::loosenings(&file)
         } else {
+            Vec::new()
+        };
+        let upstreams = if source == PolicySource::Pinned {
+            file.upstream
+                .iter()
+                .map(crate::upstream::Upstream::compile)
+                .collect::<anyhow::Result<Vec<_>>>()?
+        } else {
+            if !file.upstream.is_empty() {
+                loosenings.push(
+                    "names team servers ([[upstream]]), which only a pinned admin policy may do; always ignored"
+                        .into(),
+                );
+            }
             Vec::new()
         };
         let loosenings_ignored = clamp && !loosenings.is_empty();
@@ -234,6 +252,7 @@ impl Policy {
             hash: text_hash(text),
             loosenings,
             loosenings_ignored,
+            upstreams,
         })
     }
 

@@ -230,6 +230,7 @@ impl Appliance {
                     .context("cannot open the conversation store")?,
             ),
             actor: audit.actor.clone(),
+            resolver: Arc::new(crate::upstream::resolve::SystemResolver),
         };
         let (launch, launch_nonce) = crate::secret::LaunchNonce::generate()?;
         let layers = LayerContext {

@@ -7,6 +7,8 @@ use airlock_appliance::{Appliance, ServeOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub mod fake_upstream;
+
 /// A running appliance with its temporary workspace.
 pub struct TestAppliance {
     /// The appliance.
@@ -195,7 +197,8 @@ impl RawRequest {
     }
 
     /// The request line and headers, each ending in CRLF.
-    fn head(&self) -> String {
+    /// The request line and headers, without the blank line that ends them.
+    pub fn head(&self) -> String {
         let mut head = format!("{} {} {}\r\n", self.method, self.target, self.version);
         for (name, value) in &self.headers {
             head.push_str(&format!("{name}: {value}\r\n"));

@@ -214,6 +214,7 @@ fn test(root: &Path, with_qwen: bool) -> anyhow::Result<()> {
             ])
             .env("AIRLOCK_DIST_TARBALL", &tarball),
     )?;
+    team_server_test(root, &smollm2)?;
     process::run(
         process::command("node")
             .current_dir(root)
@@ -221,6 +222,39 @@ fn test(root: &Path, with_qwen: bool) -> anyhow::Result<()> {
             .env("AIRLOCK_BIN", &binary)
             .env("AIRLOCK_SMOLLM2_GGUF", &smollm2)
             .env("AIRLOCK_CHROMIUM", &chromium),
+    )
+}
+
+/// The proxy against llama.cpp's real `llama-server` (`AIRLOCK_LLAMA_SERVER`, or the one
+/// docs/TEAM-SERVER.md builds into the peers' cache); said plainly when there is none.
+fn team_server_test(root: &Path, smollm2: &Path) -> anyhow::Result<()> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+        .unwrap_or_default();
+    let server = std::env::var_os("AIRLOCK_LLAMA_SERVER")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| cache.join("airlock-peers/bin/llama-server"));
+    if !server.is_file() {
+        println!(
+            "xtask: no llama-server at {} — the real team-server test is skipped (docs/TEAM-SERVER.md builds one)",
+            server.display()
+        );
+        return Ok(());
+    }
+    process::run(
+        cargo()
+            .current_dir(root)
+            .args([
+                "test",
+                "-p",
+                "airlock-integration-tests",
+                "--test",
+                "team_server",
+            ])
+            .args(["--", "--ignored"])
+            .env("AIRLOCK_LLAMA_SERVER", &server)
+            .env("AIRLOCK_SMOLLM2_GGUF", smollm2),
     )
 }
 

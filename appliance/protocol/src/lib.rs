@@ -4,5 +4,6 @@
 
 pub mod approvals;
 pub mod chat;
+pub mod llm;
 pub mod models;
 pub mod routes;

@@ -39,6 +39,12 @@ pub const CHAT: &str = "/api/chats/one";
 pub const CHAT_DELETE: &str = "/api/chats/delete";
 /// The assistant's audit records ([`crate::chat::AssistantEvent`]).
 pub const ASSISTANT_LOG: &str = "/api/assistant/log";
+/// The team server's models ([`crate::llm::LlmModels`]).
+pub const LLM_MODELS: &str = "/api/llm/v1/models";
+/// A chat call relayed to the team server ([`crate::llm::ChatRequest`]).
+pub const LLM_CHAT: &str = "/api/llm/v1/chat/completions";
+/// A completion call relayed to the team server ([`crate::llm::CompletionRequest`]).
+pub const LLM_COMPLETIONS: &str = "/api/llm/v1/completions";
 
 /// Each audited call: method, path, and the action its audit records carry. Tool calls
 /// (`POST /api/tools/NAME`) are `tool.NAME`; any other state-changing `/api` call is
@@ -63,6 +69,9 @@ pub const AUDITED: &[(&str, &str, &str)] = &[
     ("GET", CHAT, "chat.open"),
     ("POST", CHAT_DELETE, "chat.delete"),
     ("POST", ASSISTANT_LOG, "assistant.log"),
+    ("GET", LLM_MODELS, "llm.models"),
+    ("POST", LLM_CHAT, "llm.chat"),
+    ("POST", LLM_COMPLETIONS, "llm.completion"),
 ];
 
 /// The audit action of a call, if it is audited (see [`AUDITED`]).

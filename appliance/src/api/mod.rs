@@ -6,6 +6,7 @@ pub mod events;
 pub mod evidence;
 pub mod fs;
 pub mod json_body;
+pub mod llm;
 pub mod models;
 pub mod status;
 
@@ -37,6 +38,8 @@ pub struct ApiState {
     pub chats: Arc<crate::chats::ChatStore>,
     /// The session id audit records name (never the token).
     pub actor: String,
+    /// How team-server names are resolved (the system's resolver outside tests).
+    pub resolver: Arc<dyn crate::upstream::resolve::Resolve>,
 }
 
 /// Largest request body: a maximal file, JSON-escaped, plus room for the other fields.
@@ -53,6 +56,9 @@ pub fn router(state: ApiState) -> Router {
         .route(routes::CHAT, get(chats::get))
         .route(routes::CHAT_DELETE, post(chats::delete))
         .route(routes::ASSISTANT_LOG, post(chats::log))
+        .route(routes::LLM_MODELS, get(llm::models))
+        .route(routes::LLM_CHAT, post(llm::chat))
+        .route(routes::LLM_COMPLETIONS, post(llm::completions))
         .route(routes::EVENTS, get(events::connect))
         .route(routes::EVIDENCE, get(evidence::view))
         .route(routes::EVIDENCE_PACK, get(evidence::export_pack))

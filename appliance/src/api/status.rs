@@ -93,17 +93,46 @@ pub fn measure(launch: &LaunchFacts, audit: &AuditLog, sandbox: &Sandbox) -> Sta
     });
     let sockets = match own_sockets() {
         Ok(mut sockets) => {
+            let own_count = sockets.len();
             for command in sandbox.running() {
                 for pid in process_tree(command.pid) {
                     sockets.extend(sockets_of(&pid.to_string()).unwrap_or_default());
                 }
             }
-            let foreign: Vec<_> = sockets.iter().filter(|s| !s.loopback_only).collect();
+            // Sockets of the appliance itself to a team server of the pinned policy are
+            // declared egress: named in the detail, not counted against the air gap.
+            let upstreams = launch
+                .policy
+                .current()
+                .map(|p| p.upstreams.clone())
+                .unwrap_or_default();
+            let mut declared = Vec::new();
+            for socket in sockets.iter().take(own_count).filter(|s| !s.loopback_only) {
+                if let Some(name) = crate::upstream::declared(&upstreams, &socket.remote) {
+                    declared.push(format!("{} (team server {name})", socket.remote));
+                }
+            }
+            let foreign: Vec<_> = sockets
+                .iter()
+                .enumerate()
+                .filter(|(i, s)| {
+                    !s.loopback_only
+                        && (*i >= own_count
+                            || crate::upstream::declared(&upstreams, &s.remote).is_none())
+                })
+                .map(|(_, s)| s)
+                .collect();
             checks.push(Check {
                 name: "sockets_loopback",
                 ok: foreign.is_empty(),
-                detail: if foreign.is_empty() {
+                detail: if foreign.is_empty() && declared.is_empty() {
                     format!("all {} sockets are loopback-only", sockets.len())
+                } else if foreign.is_empty() {
+                    format!(
+                        "all {} sockets are loopback-only but these to a declared team server: {}",
+                        sockets.len(),
+                        declared.join(", ")
+                    )
                 } else {
                     format!("non-loopback sockets: {foreign:?}")
                 },

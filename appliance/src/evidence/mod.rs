@@ -54,6 +54,8 @@ pub struct EvidenceReport {
     pub content_security_policy: String,
     /// Verification of the whole audit log against its checkpoint.
     pub audit_verification: Option<VerifyReport>,
+    /// The appliance's connections to a team server of the pinned policy (declared egress).
+    pub team_server_connections: Vec<String>,
 }
 
 /// Measures the evidence report now (blocking: reads `/proc` and the audit log).
@@ -78,10 +80,28 @@ pub fn report(state: &ApiState) -> EvidenceReport {
                 .collect(),
         })
         .collect();
+    let upstreams = state
+        .launch
+        .policy
+        .current()
+        .map(|p| p.upstreams.clone())
+        .unwrap_or_default();
+    let team_server_connections: Vec<String> = appliance
+        .sockets
+        .iter()
+        .filter_map(|s| {
+            crate::upstream::declared(&upstreams, &s.remote).map(|name| {
+                format!(
+                    "{} {} -> {} (team server {name})",
+                    s.protocol, s.local, s.remote
+                )
+            })
+        })
+        .collect();
     let mut findings: Vec<String> = appliance
         .sockets
         .iter()
-        .filter(|s| !s.loopback_only)
+        .filter(|s| !s.loopback_only && crate::upstream::declared(&upstreams, &s.remote).is_none())
         .map(|s| {
             format!(
                 "appliance pid {}: {} {} -> {}",
@@ -140,6 +160,7 @@ pub fn report(state: &ApiState) -> EvidenceReport {
             &CspNonce("PER-RESPONSE-NONCE".into()),
         ),
         audit_verification,
+        team_server_connections,
     }
 }
 

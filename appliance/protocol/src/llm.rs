@@ -1,0 +1,145 @@
+//! `/api/llm/v1/…`: the part of the OpenAI-compatible API the appliance relays to a team
+//! server, as the IDE writes requests and reads answers (streamed or whole).
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /api/llm/v1/models`: every model the configured team servers offer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LlmModels {
+    /// The models, in the admin policy's order.
+    pub data: Vec<LlmModel>,
+    /// Plain-word reasons a server could not be asked for its list.
+    #[serde(default)]
+    pub problems: Vec<String>,
+}
+
+/// One model a team server offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmModel {
+    /// The name to ask for.
+    pub id: String,
+    /// Always `model` (OpenAI's shape).
+    pub object: String,
+    /// The team server's name in the admin policy.
+    pub owned_by: String,
+    /// True when the server lists it now.
+    pub available: bool,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+}
+
+/// `POST /api/llm/v1/chat/completions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// A model from [`LlmModels`].
+    pub model: String,
+    /// The conversation.
+    pub messages: Vec<LlmMessage>,
+    /// Stream the answer as server-sent events.
+    pub stream: bool,
+    /// Most tokens to write.
+    pub max_tokens: usize,
+    /// 0 is greedy.
+    pub temperature: f32,
+    /// Strings that end the answer.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub stop: Vec<String>,
+}
+
+/// `POST /api/llm/v1/completions` (fill in the middle where the server supports `suffix`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletionRequest {
+    /// A model from [`LlmModels`].
+    pub model: String,
+    /// Text before the cursor.
+    pub prompt: String,
+    /// Text after the cursor.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub suffix: Option<String>,
+    /// Stream the answer as server-sent events.
+    pub stream: bool,
+    /// Most tokens to write.
+    pub max_tokens: usize,
+    /// 0 is greedy.
+    pub temperature: f32,
+    /// Strings that end the answer.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub stop: Vec<String>,
+}
+
+/// One streamed event (or a whole answer) of either call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Chunk {
+    /// The pieces (one per choice; Airlock asks for one).
+    #[serde(default)]
+    pub choices: Vec<ChunkChoice>,
+    /// Token counts, in the last event or the whole answer.
+    #[serde(default)]
+    pub usage: Option<Usage>,
+    /// An error reported inside the stream (by the server or the appliance).
+    #[serde(default)]
+    pub error: Option<ChunkError>,
+}
+
+/// One choice's piece.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChunkChoice {
+    /// Chat: the new text.
+    #[serde(default)]
+    pub delta: Option<Delta>,
+    /// Chat, whole answer: the message.
+    #[serde(default)]
+    pub message: Option<Delta>,
+    /// Completion: the new text.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// `stop`, `length`, … on the last piece.
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+/// New chat text.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Delta {
+    /// The text.
+    #[serde(default)]
+    pub content: Option<String>,
+}
+
+/// Token counts as the server counted them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    /// Written tokens.
+    #[serde(default)]
+    pub completion_tokens: u64,
+}
+
+/// An error inside a stream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChunkError {
+    /// What went wrong, in words.
+    #[serde(default)]
+    pub message: String,
+}
+
+impl ChunkChoice {
+    /// The new text of this piece, whichever call it came from.
+    pub fn text(&self) -> &str {
+        self.delta
+            .as_ref()
+            .or(self.message.as_ref())
+            .and_then(|d| d.content.as_deref())
+            .or(self.text.as_deref())
+            .unwrap_or("")
+    }
+}
