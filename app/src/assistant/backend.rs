@@ -72,6 +72,9 @@ pub async fn generate(
     cancel: Rc<Cell<bool>>,
     on_text: &mut dyn FnMut(&str),
 ) -> Result<Outcome, String> {
+    if let Some(id) = super::team::id(model) {
+        return super::team::generate(id, prompt, params, cancel, on_text).await;
+    }
     let started = js_sys::Date::now();
     let (mut loaded, _) = take(model, &LoadOptions::default())
         .await

@@ -6,10 +6,14 @@ pub mod audit;
 pub mod backend;
 pub mod chats;
 pub mod inline;
+pub mod team;
 
 /// Waits until model `name` is loaded and idle (a generation that was just stopped may still
 /// be finishing its token), at most `timeout_ms`; false if it is not by then or `give_up`.
 pub async fn wait_idle(name: &str, timeout_ms: u32, give_up: impl Fn() -> bool) -> bool {
+    if team::id(name).is_some() {
+        return true;
+    }
     let mut waited = 0;
     while !crate::generation::is_loaded(name) {
         if give_up() || waited >= timeout_ms {

@@ -134,8 +134,11 @@ fn send(state: IdeState, question: String) {
             if !crate::assistant::wait_idle(&model, 10_000, || false).await {
                 return Err(format!("{model} is busy or not loaded"));
             }
-            let context = generation::with_loaded(&model, |l| l.gpu.capacity())
-                .ok_or_else(|| format!("{model} is busy or not loaded"))?;
+            let context = match crate::assistant::team::id(&model) {
+                Some(_) => crate::assistant::team::CONTEXT,
+                None => generation::with_loaded(&model, |l| l.gpu.capacity())
+                    .ok_or_else(|| format!("{model} is busy or not loaded"))?,
+            };
             let count = |text: &str| {
                 generation::with_loaded(&model, |l| {
                     l.tokenizer

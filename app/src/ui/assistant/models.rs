@@ -38,6 +38,19 @@ pub fn refresh(state: IdeState) {
             Err(e) if e.code == "no_models" => a.models.set(Vec::new()),
             Err(e) => state.complain(format!("Could not list the models: {}", e.message)),
         }
+        match api::get_typed::<airlock_protocol::llm::LlmModels>(routes::LLM_MODELS).await {
+            Ok(list) => {
+                for problem in &list.problems {
+                    state.complain(problem.clone());
+                }
+                a.team_models.set(list.data);
+            }
+            Err(e) if e.code == "upstream_not_configured" => a.team_models.set(Vec::new()),
+            Err(e) => state.complain(format!(
+                "Could not list the team server's models: {}",
+                e.message
+            )),
+        }
         a.cache.set(CacheView {
             entries: cache::cached().await,
             usage: cache::estimate().await,
@@ -294,6 +307,14 @@ pub fn ModelsPanel() -> impl IntoView {
                     {model_row(state, m)}
                 </For>
             </ul>
+            <Show when=move || a.team_models.with(|t| !t.is_empty())>
+                <h3 class="team-heading">"Team server"</h3>
+                <ul class="team-model-list">
+                    <For each=move || a.team_models.get() key=|m| (m.id.clone(), m.available) let:m>
+                        {team_row(state, m)}
+                    </For>
+                </ul>
+            </Show>
             {move || a.load_note.get().map(|(error, text)| view! { <p class="note load-note" class:error=error>{text}</p> })}
             <div class="cache-row">
                 <span class="cache-use">{move || a.cache.with(|c| {
@@ -330,6 +351,33 @@ pub fn ModelsPanel() -> impl IntoView {
                 </label>
             </div>
         </div>
+    }
+}
+
+/// One model of the team server: chosen like a loaded model, served by the appliance's relay.
+fn team_row(state: IdeState, m: airlock_protocol::llm::LlmModel) -> impl IntoView {
+    let a = state.assistant;
+    let name = StoredValue::new(format!("{}{}", crate::assistant::team::PREFIX, m.id));
+    let is_active = move || {
+        a.active_model
+            .with(|x| name.with_value(|n| x.as_ref() == Some(n)))
+    };
+    view! {
+        <li class="team-model" data-name=m.id.clone() data-available=m.available.to_string()>
+            <div class="model-head">
+                <input type="radio" name="active-model" title="Use for chat and completion"
+                    prop:checked=is_active
+                    prop:disabled=!m.available
+                    on:change=move |_| a.active_model.set(Some(name.get_value()))/>
+                <span class="model-name">{m.id.clone()}</span>
+                <span class="badge">{format!("team server {}", m.owned_by)}</span>
+            </div>
+            <div class="model-facts">{if m.available {
+                "Runs on the team's server; prompts leave this machine only for that server."
+            } else {
+                "Not available on the team server now."
+            }}</div>
+        </li>
     }
 }
 

@@ -127,6 +127,8 @@ pub struct AssistantState {
     pub active_model: RwSignal<Option<String>>,
     /// Models loaded on the GPU.
     pub loaded: RwSignal<Vec<String>>,
+    /// The team server's models (empty when none is configured).
+    pub team_models: RwSignal<Vec<airlock_protocol::llm::LlmModel>>,
     /// A load in progress.
     pub loading: RwSignal<Option<LoadView>>,
     /// Decode speed measured on this adapter after each load (model, tok/s).
@@ -168,6 +170,7 @@ impl AssistantState {
             served_bytes: RwSignal::new(0),
             active_model: RwSignal::new(None),
             loaded: RwSignal::new(Vec::new()),
+            team_models: RwSignal::new(Vec::new()),
             loading: RwSignal::new(None),
             speeds: RwSignal::new(Vec::new()),
             load_note: RwSignal::new(None),
