@@ -49,6 +49,62 @@ pub async fn post_stream(
     fetch("POST", url, Some(body), Some(abort)).await
 }
 
+/// A streamed response body read line by line as it arrives: the appliance's NDJSON
+/// command output and a team server's server-sent events alike.
+pub struct Lines {
+    reader: web_sys::ReadableStreamDefaultReader,
+    decoder: web_sys::TextDecoder,
+    pending: String,
+    done: bool,
+}
+
+impl Lines {
+    /// Starts reading `response`'s body.
+    pub fn new(response: &Response) -> Result<Self, String> {
+        let body = response.body().ok_or("the answer has no body")?;
+        Ok(Self {
+            reader: body.get_reader().unchecked_into(),
+            decoder: web_sys::TextDecoder::new().map_err(|e| js_error_text(&e))?,
+            pending: String::new(),
+            done: false,
+        })
+    }
+
+    /// The next line without its newline; the text after the last newline comes last;
+    /// `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<String>, String> {
+        loop {
+            if let Some(newline) = self.pending.find('\n') {
+                let line: String = self.pending.drain(..=newline).collect();
+                return Ok(Some(line.trim_end_matches(['\n', '\r']).to_owned()));
+            }
+            if self.done {
+                return Ok((!self.pending.is_empty()).then(|| std::mem::take(&mut self.pending)));
+            }
+            let chunk = JsFuture::from(self.reader.read())
+                .await
+                .map_err(|e| js_error_text(&e))?;
+            self.done = js_sys::Reflect::get(&chunk, &"done".into())
+                .ok()
+                .and_then(|v| v.as_bool())
+                .unwrap_or(true);
+            if self.done {
+                continue;
+            }
+            let value: js_sys::Uint8Array = js_sys::Reflect::get(&chunk, &"value".into())
+                .map_err(|e| js_error_text(&e))?
+                .unchecked_into();
+            let options = web_sys::TextDecodeOptions::new();
+            options.set_stream(true);
+            let text = self
+                .decoder
+                .decode_with_js_u8_array_and_options(&value, &options)
+                .map_err(|e| js_error_text(&e))?;
+            self.pending.push_str(&text);
+        }
+    }
+}
+
 /// `/api/fs/file?path=…` with the path encoded.
 pub fn file_url(path: &str) -> String {
     format!(

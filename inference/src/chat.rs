@@ -12,6 +12,7 @@ use minijinja::{Environment, Error, ErrorKind, context};
 use serde::Serialize;
 
 use crate::prompt;
+use crate::tool_calls::{self, ToolCall};
 
 /// A chat turn.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -20,6 +21,13 @@ pub struct Message {
     pub role: String,
     /// The text.
     pub content: String,
+    /// The tools an assistant turn called, as templates read them
+    /// (`{"type": "function", "function": {"name", "arguments"}}`).
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "as_functions")]
+    pub tool_calls: Vec<ToolCall>,
+    /// Which call a `tool` turn answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl Message {
@@ -28,7 +36,35 @@ impl Message {
         Self {
             role: role.into(),
             content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
         }
+    }
+}
+
+fn as_functions<S: serde::Serializer>(calls: &[ToolCall], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Function<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        function: &'a ToolCall,
+    }
+    s.collect_seq(calls.iter().map(|function| Function {
+        kind: "function",
+        function,
+    }))
+}
+
+/// Escapes every string inside a JSON value as [`prompt::plain`] text.
+fn plain_json(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::String(s) => serde_json::Value::String(prompt::plain(s)),
+        serde_json::Value::Array(items) => items.iter().map(plain_json).collect(),
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .map(|(k, v)| (prompt::plain(k), plain_json(v)))
+            .collect(),
+        other => other.clone(),
     }
 }
 
@@ -145,10 +181,52 @@ impl ChatTemplate {
         messages: &[Message],
         add_generation_prompt: bool,
     ) -> Result<String, ChatError> {
+        self.render_with_tools(messages, &[], add_generation_prompt)
+    }
+
+    /// Whether the template declares tools itself (reads `tools`, as Qwen2.5's does).
+    pub fn supports_tools(&self) -> bool {
+        !self.fallback && self.source.contains("tools")
+    }
+
+    /// As [`Self::render`], with the agent's `tools` (OpenAI function declarations) declared
+    /// by the template where it can, else in the Hermes form of [`tool_calls::declaration`].
+    pub fn render_with_tools(
+        &self,
+        messages: &[Message],
+        tools: &[serde_json::Value],
+        add_generation_prompt: bool,
+    ) -> Result<String, ChatError> {
+        let own_tools = !tools.is_empty() && self.supports_tools();
+        let rewritten;
+        let messages = if tools.is_empty() || own_tools {
+            messages
+        } else {
+            rewritten = tool_calls::fallback_messages(messages, tools);
+            &rewritten
+        };
         let escaped: Vec<Message> = messages
             .iter()
-            .map(|m| Message::new(&m.role, &prompt::plain(&m.content)))
+            .map(|m| Message {
+                role: m.role.clone(),
+                content: prompt::plain(&m.content),
+                tool_calls: m
+                    .tool_calls
+                    .iter()
+                    .map(|c| ToolCall {
+                        id: c.id.clone(),
+                        name: prompt::plain(&c.name),
+                        arguments: plain_json(&c.arguments),
+                    })
+                    .collect(),
+                tool_call_id: m.tool_call_id.clone(),
+            })
             .collect();
+        let tools: Vec<serde_json::Value> = if own_tools {
+            tools.iter().map(plain_json).collect()
+        } else {
+            Vec::new()
+        };
         let template = self
             .env
             .get_template("chat")
@@ -156,6 +234,7 @@ impl ChatTemplate {
         template
             .render(context! {
                 messages => Value::from(Serde(escaped)),
+                tools => if tools.is_empty() { Value::from(()) } else { Value::from(Serde(tools)) },
                 add_generation_prompt => add_generation_prompt,
                 bos_token => &self.bos_token,
                 eos_token => &self.eos_token,

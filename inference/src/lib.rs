@@ -20,6 +20,7 @@ pub mod quant;
 pub mod safetensors;
 pub mod sampling;
 pub mod tokenizer;
+pub mod tool_calls;
 
 /// Name the appliance reports for the engine, so the UI can show which engine build is loaded.
 pub const ENGINE_NAME: &str = "airlock-inference";

@@ -1,6 +1,7 @@
 //! Chat templates and prompts: the real SmolLM2 and Qwen2.5-Coder templates rendered by
 //! minijinja equal transformers' `apply_chat_template` (fixtures/chat, made by
-//! make_chat_fixtures.py), and text from users or files never becomes control tokens.
+//! make_chat_fixtures.py) — agent conversations with tools included — and text from users or
+//! files never becomes control tokens.
 
 mod common;
 
@@ -11,6 +12,7 @@ use airlock_inference::gguf::GgufFile;
 use airlock_inference::loaded::{LoadedModel, chat_template};
 use airlock_inference::prompt::{display, plain};
 use airlock_inference::tokenizer::Tokenizer;
+use airlock_inference::tool_calls::ToolCall;
 use serde_json::Value;
 
 fn fixtures() -> Vec<Value> {
@@ -33,10 +35,27 @@ fn real_templates_render_as_transformers_renders_them() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|m| Message::new(m["role"].as_str().unwrap(), m["content"].as_str().unwrap()))
+                .map(|m| {
+                    let mut message =
+                        Message::new(m["role"].as_str().unwrap(), m["content"].as_str().unwrap());
+                    for call in m["tool_calls"].as_array().into_iter().flatten() {
+                        message.tool_calls.push(ToolCall {
+                            id: None,
+                            name: call["function"]["name"].as_str().unwrap().into(),
+                            arguments: call["function"]["arguments"].clone(),
+                        });
+                    }
+                    message.tool_call_id = m["tool_call_id"].as_str().map(Into::into);
+                    message
+                })
                 .collect();
+            let tools = case["tools"].as_array().cloned().unwrap_or_default();
             let rendered = template
-                .render(&messages, case["add_generation_prompt"].as_bool().unwrap())
+                .render_with_tools(
+                    &messages,
+                    &tools,
+                    case["add_generation_prompt"].as_bool().unwrap(),
+                )
                 .unwrap();
             assert_eq!(
                 display(&rendered),
@@ -48,7 +67,10 @@ fn real_templates_render_as_transformers_renders_them() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 10);
+    assert_eq!(
+        checked, 12,
+        "ten conversations, two of them with tools for Qwen2.5"
+    );
 }
 
 fn assistant_model() -> (FileImage, GgufFile) {

@@ -46,3 +46,18 @@ pub fn record_apply(model: &str, path: &str) {
         let _ = crate::api::post_typed(routes::ASSISTANT_LOG, &event).await;
     });
 }
+
+/// Records an undone agent edit (`outcome`: `ok`, or why the file was kept).
+pub fn record_undo(model: &str, path: &str, outcome: &str) {
+    let event = AssistantEvent {
+        kind: "undo".into(),
+        model: model.into(),
+        prompt_tokens: 0,
+        output_tokens: 0,
+        outcome: outcome.into(),
+        path: Some(path.into()),
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        let _ = crate::api::post_typed(routes::ASSISTANT_LOG, &event).await;
+    });
+}

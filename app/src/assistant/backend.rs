@@ -9,6 +9,7 @@ use airlock_inference::generate::{Generator, Request};
 use airlock_inference::loaded::stop_tokens;
 use airlock_inference::prompt::{display, plain};
 use airlock_inference::sampling::SamplingParams;
+use airlock_inference::tool_calls::ToolCall;
 
 use crate::api::js_error_text;
 use crate::engine::LoadOptions;
@@ -26,6 +27,14 @@ pub enum Prompt {
         prefix: String,
         /// Text after it.
         suffix: String,
+    },
+    /// An agent turn: the conversation so far (calls and results included) and the tools'
+    /// declarations, which the model's template (or the team server) presents to it.
+    Agent {
+        /// The history.
+        messages: Vec<Message>,
+        /// OpenAI-style function declarations.
+        tools: Vec<serde_json::Value>,
     },
 }
 
@@ -61,6 +70,9 @@ pub struct Outcome {
     pub total_ms: f64,
     /// Milliseconds spent writing tokens after the prompt.
     pub decode_ms: f64,
+    /// Tool calls a team server returned apart from the text (OpenAI's `tool_calls`), or why
+    /// one could not be read.
+    pub tool_calls: Vec<Result<ToolCall, String>>,
 }
 
 /// Runs one generation on `model`; `on_text` receives each new piece; setting `cancel`
@@ -86,6 +98,13 @@ pub async fn generate(
                 loaded
                     .chat
                     .render(messages, true)
+                    .map_err(|e| e.to_string())?,
+                stop_tokens(&loaded.chat, tokenizer),
+            ),
+            Prompt::Agent { messages, tools } => (
+                loaded
+                    .chat
+                    .render_with_tools(messages, tools, true)
                     .map_err(|e| e.to_string())?,
                 stop_tokens(&loaded.chat, tokenizer),
             ),
@@ -143,6 +162,7 @@ pub async fn generate(
             first_text_ms,
             total_ms: js_sys::Date::now() - started,
             decode_ms: timing.decode_ms,
+            tool_calls: Vec::new(),
         })
     }
     .await;

@@ -5,10 +5,12 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use airlock_protocol::llm::{ChatRequest, Chunk, CompletionRequest, LlmMessage};
+use airlock_inference::chat::Message;
+use airlock_inference::tool_calls::call_from_json;
+use airlock_protocol::llm::{
+    ChatRequest, Chunk, CompletionRequest, LlmFunctionCall, LlmMessage, LlmToolCall,
+};
 use airlock_protocol::routes;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use super::backend::{Outcome, Params, Prompt};
 use crate::api::js_error_text;
@@ -34,29 +36,126 @@ pub async fn generate(
     on_text: &mut dyn FnMut(&str),
 ) -> Result<Outcome, String> {
     let started = js_sys::Date::now();
-    let (url, body, shown) = match &prompt {
-        Prompt::Chat(messages) => {
-            let request = ChatRequest {
-                model: model.to_owned(),
-                messages: messages
-                    .iter()
-                    .map(|m| LlmMessage {
-                        role: m.role.clone(),
-                        content: m.content.clone(),
-                    })
-                    .collect(),
-                stream: true,
-                max_tokens: params.max_tokens,
-                temperature: params.temperature,
-                stop: params.stop.clone(),
-            };
-            let shown = messages
-                .iter()
-                .map(|m| format!("[{}]\n{}", m.role, m.content))
-                .collect::<Vec<_>>()
-                .join("\n\n");
-            (routes::LLM_CHAT, serde_json::to_value(request), shown)
+    let (url, body, shown) = request(model, &prompt, &params);
+    let body = body.map_err(|e| e.to_string())?;
+    let abort = web_sys::AbortController::new().map_err(|e| js_error_text(&e))?;
+    let response = crate::api::post_stream(url, &body, &abort.signal())
+        .await
+        .map_err(|e| e.message)?;
+    let mut lines = crate::api::Lines::new(&response)?;
+    let mut outcome = Outcome {
+        prompt_text: shown,
+        context: CONTEXT,
+        stop: "stop_token",
+        ..Outcome::default()
+    };
+    let mut calls: Vec<(Option<String>, String, String)> = Vec::new();
+    let mut pieces = 0;
+    loop {
+        if cancel.get() {
+            abort.abort();
+            outcome.stop = "cancelled";
+            break;
         }
+        let Some(line) = lines.next().await? else {
+            break;
+        };
+        let Some(data) = line.strip_prefix("data:") else {
+            continue;
+        };
+        let data = data.trim();
+        if data == "[DONE]" {
+            continue;
+        }
+        let Ok(event) = serde_json::from_str::<Chunk>(data) else {
+            continue;
+        };
+        if let Some(error) = event.error {
+            return Err(format!("team server: {}", error.message));
+        }
+        if let Some(usage) = event.usage {
+            outcome.prompt_tokens = usage.prompt_tokens as usize;
+            outcome.output_tokens = usage.completion_tokens as usize;
+        }
+        for choice in &event.choices {
+            let text = choice.text();
+            if !text.is_empty() {
+                if outcome.first_text_ms == 0.0 {
+                    outcome.first_text_ms = js_sys::Date::now() - started;
+                }
+                pieces += 1;
+                outcome.text.push_str(text);
+                on_text(text);
+            }
+            let deltas = choice.delta.as_ref().or(choice.message.as_ref());
+            for piece in deltas.iter().flat_map(|d| &d.tool_calls) {
+                if calls.len() <= piece.index {
+                    calls.resize(piece.index + 1, (None, String::new(), String::new()));
+                }
+                let call = &mut calls[piece.index];
+                if piece.id.is_some() {
+                    call.0.clone_from(&piece.id);
+                }
+                if let Some(function) = &piece.function {
+                    call.1.push_str(function.name.as_deref().unwrap_or(""));
+                    call.2.push_str(function.arguments.as_deref().unwrap_or(""));
+                }
+                pieces += 1;
+            }
+            if choice.finish_reason.as_deref() == Some("length") {
+                outcome.stop = "max_tokens";
+            }
+        }
+    }
+    outcome.tool_calls = calls
+        .into_iter()
+        .map(|(id, name, arguments)| {
+            let arguments = if arguments.trim().is_empty() {
+                "{}".to_owned()
+            } else {
+                arguments
+            };
+            let body = serde_json::json!({ "name": name, "arguments": arguments }).to_string();
+            call_from_json(&body).map(|mut call| {
+                call.id = id;
+                call
+            })
+        })
+        .collect();
+    if outcome.output_tokens == 0 {
+        outcome.output_tokens = pieces;
+    }
+    outcome.total_ms = js_sys::Date::now() - started;
+    outcome.decode_ms = outcome.total_ms - outcome.first_text_ms;
+    Ok(outcome)
+}
+
+/// The relay path, the request body, and the prompt as shown for "show prompt".
+fn request(
+    model: &str,
+    prompt: &Prompt,
+    params: &Params,
+) -> (&'static str, serde_json::Result<serde_json::Value>, String) {
+    let chat = |messages: &[Message], tools: &[serde_json::Value]| {
+        let request = ChatRequest {
+            model: model.to_owned(),
+            messages: messages.iter().map(to_llm).collect(),
+            stream: true,
+            max_tokens: params.max_tokens,
+            temperature: params.temperature,
+            stop: params.stop.clone(),
+            tools: tools.to_vec(),
+        };
+        let shown = messages
+            .iter()
+            .map(|m| format!("[{}]\n{}", m.role, m.content))
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        (routes::LLM_CHAT, serde_json::to_value(request), shown)
+    };
+    match prompt {
+        Prompt::Chat(messages) => chat(messages, &[]),
+        Prompt::Agent { messages, tools } => chat(messages, tools),
         Prompt::Complete { prefix, suffix } => {
             let request = CompletionRequest {
                 model: model.to_owned(),
@@ -73,91 +172,27 @@ pub async fn generate(
                 prefix.clone(),
             )
         }
-    };
-    let body = body.map_err(|e| e.to_string())?;
-    let abort = web_sys::AbortController::new().map_err(|e| js_error_text(&e))?;
-    let response = crate::api::post_stream(url, &body, &abort.signal())
-        .await
-        .map_err(|e| e.message)?;
-    let reader: web_sys::ReadableStreamDefaultReader = response
-        .body()
-        .ok_or("the team server sent no answer")?
-        .get_reader()
-        .unchecked_into();
-    let decoder = web_sys::TextDecoder::new().map_err(|e| js_error_text(&e))?;
-    let mut pending = String::new();
-    let mut outcome = Outcome {
-        prompt_text: shown,
-        context: CONTEXT,
-        stop: "stop_token",
-        ..Outcome::default()
-    };
-    let mut pieces = 0;
-    loop {
-        if cancel.get() {
-            abort.abort();
-            outcome.stop = "cancelled";
-            break;
-        }
-        let chunk = JsFuture::from(reader.read())
-            .await
-            .map_err(|e| js_error_text(&e))?;
-        let done = js_sys::Reflect::get(&chunk, &"done".into())
-            .ok()
-            .and_then(|v| v.as_bool())
-            .unwrap_or(true);
-        if done {
-            break;
-        }
-        let value: js_sys::Uint8Array = js_sys::Reflect::get(&chunk, &"value".into())
-            .map_err(|e| js_error_text(&e))?
-            .unchecked_into();
-        let options = web_sys::TextDecodeOptions::new();
-        options.set_stream(true);
-        pending.push_str(
-            &decoder
-                .decode_with_js_u8_array_and_options(&value, &options)
-                .map_err(|e| js_error_text(&e))?,
-        );
-        while let Some(newline) = pending.find('\n') {
-            let line: String = pending.drain(..=newline).collect();
-            let Some(data) = line.trim_end().strip_prefix("data:") else {
-                continue;
-            };
-            let data = data.trim();
-            if data == "[DONE]" {
-                continue;
-            }
-            let Ok(event) = serde_json::from_str::<Chunk>(data) else {
-                continue;
-            };
-            if let Some(error) = event.error {
-                return Err(format!("team server: {}", error.message));
-            }
-            if let Some(usage) = event.usage {
-                outcome.prompt_tokens = usage.prompt_tokens as usize;
-                outcome.output_tokens = usage.completion_tokens as usize;
-            }
-            for choice in &event.choices {
-                let text = choice.text();
-                if !text.is_empty() {
-                    if outcome.first_text_ms == 0.0 {
-                        outcome.first_text_ms = js_sys::Date::now() - started;
-                    }
-                    pieces += 1;
-                    outcome.text.push_str(text);
-                    on_text(text);
-                }
-                if choice.finish_reason.as_deref() == Some("length") {
-                    outcome.stop = "max_tokens";
-                }
-            }
-        }
     }
-    if outcome.output_tokens == 0 {
-        outcome.output_tokens = pieces;
+}
+
+/// A turn in OpenAI's shape (calls with their ids, arguments as JSON text).
+fn to_llm(message: &Message) -> LlmMessage {
+    LlmMessage {
+        role: message.role.clone(),
+        content: message.content.clone(),
+        tool_calls: message
+            .tool_calls
+            .iter()
+            .enumerate()
+            .map(|(i, call)| LlmToolCall {
+                id: call.id.clone().unwrap_or_else(|| format!("call_{i}")),
+                kind: "function".into(),
+                function: LlmFunctionCall {
+                    name: call.name.clone(),
+                    arguments: call.arguments.to_string(),
+                },
+            })
+            .collect(),
+        tool_call_id: message.tool_call_id.clone(),
     }
-    outcome.total_ms = js_sys::Date::now() - started;
-    outcome.decode_ms = outcome.total_ms - outcome.first_text_ms;
-    Ok(outcome)
 }

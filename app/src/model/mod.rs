@@ -1,5 +1,6 @@
 //! Plain data the IDE keeps in signals: no browser APIs here, so it is unit-tested natively.
 
+pub mod agent;
 pub mod airgap;
 pub mod chat;
 pub mod completion;

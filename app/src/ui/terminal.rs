@@ -5,11 +5,9 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::{Value, json};
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use super::IdeState;
-use crate::api::{self, js_error_text};
+use crate::api;
 use airlock_protocol::approvals::{Answer, Decision};
 use airlock_protocol::routes;
 
@@ -151,11 +149,7 @@ fn run(
         match run_approved(&command, &controller.signal()).await {
             Ok(response) => {
                 if let Err(e) = stream_events(state, response).await {
-                    push(
-                        state,
-                        LineKind::Info,
-                        format!("[stopped: {}]\n", js_error_text(&e)),
-                    );
+                    push(state, LineKind::Info, format!("[stopped: {e}]\n"));
                 }
             }
             Err(failure) => {
@@ -200,34 +194,11 @@ async fn run_approved(
     api::post_stream(&tool, &body, signal).await
 }
 
-/// Reads the NDJSON stream chunk by chunk and appends each event as it arrives.
-async fn stream_events(
-    state: IdeState,
-    response: web_sys::Response,
-) -> Result<(), wasm_bindgen::JsValue> {
-    let Some(body) = response.body() else {
-        return Ok(());
-    };
-    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let decoder = web_sys::TextDecoder::new()?;
-    let mut pending = String::new();
-    loop {
-        let chunk = JsFuture::from(reader.read()).await?;
-        let done = js_sys::Reflect::get(&chunk, &"done".into())?
-            .as_bool()
-            .unwrap_or(true);
-        if done {
-            break;
-        }
-        let value: js_sys::Uint8Array =
-            js_sys::Reflect::get(&chunk, &"value".into())?.unchecked_into();
-        let options = web_sys::TextDecodeOptions::new();
-        options.set_stream(true);
-        pending.push_str(&decoder.decode_with_js_u8_array_and_options(&value, &options)?);
-        while let Some(newline) = pending.find('\n') {
-            let line: String = pending.drain(..=newline).collect();
-            show_event(state, &line);
-        }
+/// Reads the NDJSON stream and appends each event as it arrives.
+async fn stream_events(state: IdeState, response: web_sys::Response) -> Result<(), String> {
+    let mut lines = api::Lines::new(&response)?;
+    while let Some(line) = lines.next().await? {
+        show_event(state, &line);
     }
     Ok(())
 }

@@ -43,7 +43,7 @@ pub struct ConversationSummary {
 /// What the assistant did, for the audit log (token counts and outcome, never the text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssistantEvent {
-    /// `chat`, `completion` or `apply`.
+    /// `chat`, `completion`, `apply`, `agent` (one model turn of an agent run) or `undo`.
     pub kind: String,
     /// The model's name.
     pub model: String,
@@ -53,7 +53,7 @@ pub struct AssistantEvent {
     pub output_tokens: u32,
     /// `ok`, `stopped`, `cancelled`, `error: …`.
     pub outcome: String,
-    /// For `apply`: the file changed.
+    /// For `apply` and `undo`: the file changed.
     #[serde(default)]
     pub path: Option<String>,
 }

@@ -29,10 +29,38 @@ pub struct LlmModel {
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlmMessage {
-    /// `system`, `user` or `assistant`.
+    /// `system`, `user`, `assistant` or `tool`.
     pub role: String,
     /// The text.
+    #[serde(default)]
     pub content: String,
+    /// The tools an assistant turn called (the agent's history).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub tool_calls: Vec<LlmToolCall>,
+    /// Which call a `tool` turn answers.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tool_call_id: Option<String>,
+}
+
+/// A tool call in OpenAI's shape, as an assistant turn of the history carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmToolCall {
+    /// The call's id, which the `tool` turn answering it names.
+    pub id: String,
+    /// Always `function`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Which tool, with what.
+    pub function: LlmFunctionCall,
+}
+
+/// The tool and its arguments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmFunctionCall {
+    /// The tool's name.
+    pub name: String,
+    /// The arguments as JSON text (OpenAI's shape: a string, not an object).
+    pub arguments: String,
 }
 
 /// `POST /api/llm/v1/chat/completions`.
@@ -51,6 +79,9 @@ pub struct ChatRequest {
     /// Strings that end the answer.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub stop: Vec<String>,
+    /// The agent's tools, as JSON-schema function declarations (OpenAI's shape).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub tools: Vec<serde_json::Value>,
 }
 
 /// `POST /api/llm/v1/completions` (fill in the middle where the server supports `suffix`).
@@ -111,6 +142,34 @@ pub struct Delta {
     /// The text.
     #[serde(default)]
     pub content: Option<String>,
+    /// Pieces of tool calls (streamed: the name first, the arguments in fragments).
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCallDelta>,
+}
+
+/// A piece of one tool call in a streamed answer (or the whole call in a whole answer).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolCallDelta {
+    /// Which call of the turn this piece belongs to.
+    #[serde(default)]
+    pub index: usize,
+    /// The call's id (in its first piece).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Name and argument text so far.
+    #[serde(default)]
+    pub function: Option<FunctionDelta>,
+}
+
+/// A piece of a call's name and arguments.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunctionDelta {
+    /// The tool's name (in the first piece).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// More of the arguments' JSON text.
+    #[serde(default)]
+    pub arguments: Option<String>,
 }
 
 /// Token counts as the server counted them.

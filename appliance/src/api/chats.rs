@@ -61,17 +61,20 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /api/assistant/log`: one chat, completion or apply, recorded as
+/// `POST /api/assistant/log`: one chat, completion, apply, agent turn or undo, recorded as
 /// `assistant.KIND` with the model and token counts (never the text).
 pub async fn log(
     State(state): State<ApiState>,
     JsonBody(event): JsonBody<AssistantEvent>,
 ) -> Result<StatusCode, ApiError> {
-    if !matches!(event.kind.as_str(), "chat" | "completion" | "apply") {
+    if !matches!(
+        event.kind.as_str(),
+        "chat" | "completion" | "apply" | "agent" | "undo"
+    ) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_event",
-            "kind is chat, completion or apply",
+            "kind is chat, completion, apply, agent or undo",
         ));
     }
     let clip = |s: &str| s.chars().take(200).collect::<String>();

@@ -78,6 +78,26 @@ fn accept(state: IdeState) {
     }
 }
 
+/// A unified diff's lines, each classed by kind (added, removed, hunk header, context).
+pub fn diff_lines(diff: &str) -> impl IntoView + use<> {
+    diff.lines()
+        .map(|line| {
+            let class = if line.starts_with("+++") || line.starts_with("---") {
+                "diff-file"
+            } else if line.starts_with('+') {
+                "diff-add"
+            } else if line.starts_with('-') {
+                "diff-del"
+            } else if line.starts_with("@@") {
+                "diff-hunk"
+            } else {
+                "diff-ctx"
+            };
+            view! { <span class=class>{format!("{line}\n")}</span> }
+        })
+        .collect_view()
+}
+
 /// The diff review dialog.
 #[component]
 pub fn ApplyDialog() -> impl IntoView {
@@ -89,14 +109,7 @@ pub fn ApplyDialog() -> impl IntoView {
                 <div class="modal apply-review" role="dialog" aria-label="Review the change">
                     <h2>{move || apply.with(|a| a.as_ref().map(|(p, _, _)| format!("Apply to {p}?")).unwrap_or_default())}</h2>
                     <pre class="diff">
-                        {move || apply.with(|a| a.as_ref().map(|(_, _, diff)| diff.lines().map(|line| {
-                            let class = if line.starts_with("+++") || line.starts_with("---") { "diff-file" }
-                                else if line.starts_with('+') { "diff-add" }
-                                else if line.starts_with('-') { "diff-del" }
-                                else if line.starts_with("@@") { "diff-hunk" }
-                                else { "diff-ctx" };
-                            view! { <span class=class>{format!("{line}\n")}</span> }
-                        }).collect_view()))}
+                        {move || apply.with(|a| a.as_ref().map(|(_, _, diff)| diff_lines(diff)))}
                     </pre>
                     <div class="actions">
                         <button class="reject" on:click=move |_| apply.set(None)>"Reject"</button>

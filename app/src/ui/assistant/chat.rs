@@ -328,9 +328,23 @@ pub fn ChatPanel() -> impl IntoView {
         if question.trim().is_empty() || a.running.get_untracked() {
             return;
         }
+        if a.agent_mode.get_untracked() {
+            if a.agent.with_untracked(|v| v.running) {
+                return;
+            }
+            field.set_value("");
+            picker.set(Vec::new());
+            crate::assistant::agent::start(state, question);
+            return;
+        }
         field.set_value("");
         picker.set(Vec::new());
         send(state, question);
+    };
+    let busy = move || a.running.get() || a.agent.with(|v| v.running);
+    let stop_all = move || {
+        stop();
+        crate::assistant::agent::stop();
     };
     let pick = move |path: String| {
         let Some(field) = input.get() else { return };
@@ -369,9 +383,9 @@ pub fn ChatPanel() -> impl IntoView {
             }
         }
         "Escape" => {
-            if a.running.get_untracked() {
+            if a.running.get_untracked() || a.agent.with_untracked(|v| v.running) {
                 ev.prevent_default();
-                stop();
+                stop_all();
             } else if !picker.with_untracked(Vec::is_empty) {
                 picker.set(Vec::new());
             }
@@ -413,8 +427,16 @@ pub fn ChatPanel() -> impl IntoView {
                 <button class="icon-button new-chat" title="New conversation" on:click=move |_| new_conversation(state)>"New"</button>
                 <button class="icon-button rename-chat" title="Rename" on:click=move |_| rename(state)>"Rename"</button>
                 <button class="icon-button delete-chat" title="Delete" on:click=move |_| delete(state)>"Delete"</button>
+                <button class="icon-button agent-mode" title="Agent: the model uses the workspace's tools"
+                    aria-pressed=move || a.agent_mode.get().to_string()
+                    on:click=move |_| a.agent_mode.update(|m| *m = !*m)>"Agent"</button>
             </div>
-            <div class="transcript" node_ref=transcript aria-live="polite">
+            <Show when=move || a.agent_mode.get()>
+                <div class="transcript agent-transcript" aria-live="polite">
+                    <super::agent::AgentTranscript/>
+                </div>
+            </Show>
+            <div class="transcript" class:hidden=move || a.agent_mode.get() node_ref=transcript aria-live="polite">
                 <Show when=move || a.chat.with(|v| v.conversation.is_none() && v.streaming.is_none())>
                     <p class="note">{move || match a.active_model.get() {
                         Some(m) => format!("Ask {m} about your code. The active file is attached; add the selection or type @ to attach other files."),
@@ -478,12 +500,12 @@ pub fn ChatPanel() -> impl IntoView {
                 </For>
             </div>
             <div class="chat-input">
-                <textarea node_ref=input rows="3" aria-label="Ask the assistant" placeholder="Ask about your code (Enter sends, Shift+Enter for a new line, @ attaches a file)"
+                <textarea node_ref=input rows="3" aria-label="Ask the assistant" placeholder=move || if a.agent_mode.get() { "Give the agent a task (Enter runs it)" } else { "Ask about your code (Enter sends, Shift+Enter for a new line, @ attaches a file)" }
                     on:keydown=on_key on:input=on_input></textarea>
-                <Show when=move || a.running.get() fallback=move || view! {
-                    <button class="primary send" on:click=move |_| submit()>"Send"</button>
+                <Show when=busy fallback=move || view! {
+                    <button class="primary send" on:click=move |_| submit()>{move || if a.agent_mode.get() { "Run" } else { "Send" }}</button>
                 }>
-                    <button class="danger stop-answer" title="Stop (Esc)" on:click=move |_| stop()>"Stop"</button>
+                    <button class="danger stop-answer" title="Stop (Esc)" on:click=move |_| stop_all()>"Stop"</button>
                 </Show>
             </div>
         </div>

@@ -1,5 +1,6 @@
 //! The assistant column: the chat and the Models pane, and the diff review of applied code.
 
+pub mod agent;
 pub mod answer;
 pub mod apply;
 pub mod chat;

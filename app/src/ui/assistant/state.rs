@@ -159,6 +159,10 @@ pub struct AssistantState {
     pub completion_debounce_ms: RwSignal<u32>,
     /// A code block waiting for diff review: path, new text, unified diff.
     pub apply: RwSignal<Option<(String, String, String)>>,
+    /// The chat pane runs the agent instead of answering.
+    pub agent_mode: RwSignal<bool>,
+    /// The agent's run.
+    pub agent: RwSignal<crate::assistant::agent::AgentView>,
 }
 
 impl AssistantState {
@@ -186,6 +190,8 @@ impl AssistantState {
             completion_enabled: RwSignal::new(true),
             completion_debounce_ms: RwSignal::new(350),
             apply: RwSignal::new(None),
+            agent_mode: RwSignal::new(false),
+            agent: RwSignal::new(Default::default()),
         }
     }
 }
