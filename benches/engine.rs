@@ -56,6 +56,7 @@ fn speed(kind: &str, weights: &Weights) -> Value {
         sampling: SamplingParams::default(),
         stop_tokens: vec![],
         stop_strings: vec![],
+        tools: None,
     };
     let generation = generate(
         model.as_mut(),

@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::constrain::{Constraint, ToolGrammar};
 use crate::model::ModelError;
 use crate::sampling::{Sampler, SamplingParams, Want};
 
@@ -65,6 +66,9 @@ pub struct Request {
     pub stop_tokens: Vec<u32>,
     /// Strings that end the answer (cut from it).
     pub stop_strings: Vec<String>,
+    /// When set, a `<tool_call>` the model opens must follow these tools' schemas
+    /// ([`crate::constrain`]); every step then reads the logits.
+    pub tools: Option<ToolGrammar>,
 }
 
 /// Why generation ended.
@@ -202,6 +206,8 @@ pub struct Generator<'a> {
     seen: Vec<u32>,
     stream: TextStream,
     tokens: Vec<u32>,
+    constraint: Option<Constraint<'a>>,
+    checked: usize,
 }
 
 impl<'a> Generator<'a> {
@@ -229,7 +235,14 @@ impl<'a> Generator<'a> {
                 emitted: 0,
             },
             tokens: Vec::new(),
+            constraint: request.tools.as_ref().map(Constraint::new),
+            checked: 0,
         })
+    }
+
+    /// Candidate tokens the tool-call constraint has checked so far (its cost).
+    pub fn constraint_checks(&self) -> usize {
+        self.checked
     }
 
     /// The prompt the driver runs first, at position 0.
@@ -240,6 +253,9 @@ impl<'a> Generator<'a> {
     /// What each forward pass must hand `step`: every logit, or (greedy without a repetition
     /// penalty) only the argmax, which an engine can pick where the logits are.
     pub fn wants(&self) -> Want {
+        if self.constraint.is_some() {
+            return Want::Logits;
+        }
         self.sampler.wants()
     }
 
@@ -260,7 +276,13 @@ impl<'a> Generator<'a> {
             return Next::Done(StopReason::MaxTokens);
         }
         let token = match output {
-            Output::Logits(logits) => self.sampler.sample(logits, &self.seen),
+            Output::Logits(logits) => {
+                if let Some(constraint) = &self.constraint {
+                    let is_stop = |t: u32| request.stop_tokens.contains(&t);
+                    self.checked += constraint.mask(logits, token_bytes, &is_stop);
+                }
+                self.sampler.sample(logits, &self.seen)
+            }
             Output::Argmax(token) => *token,
         };
         if request.stop_tokens.contains(&token) {
@@ -268,7 +290,11 @@ impl<'a> Generator<'a> {
         }
         self.tokens.push(token);
         self.seen.push(token);
-        self.stream.push(&token_bytes(token));
+        let bytes = token_bytes(token);
+        if let Some(constraint) = &mut self.constraint {
+            constraint.accept(&bytes);
+        }
+        self.stream.push(&bytes);
         if self.stream.cut_at_stop(&request.stop_strings) {
             return Next::Done(StopReason::StopString);
         }
@@ -367,6 +393,7 @@ mod tests {
             sampling: SamplingParams::default(),
             stop_tokens: vec![],
             stop_strings: vec![],
+            tools: None,
         }
     }
 
@@ -460,5 +487,75 @@ mod tests {
             (generation.tokens.len(), generation.stop),
             (0, StopReason::Cancelled)
         );
+    }
+
+    /// A model that, after token `t`, likes `first[t]` best and `second[t]` next.
+    struct Preferring {
+        first: Vec<u32>,
+        second: Vec<u32>,
+    }
+
+    impl Forward for Preferring {
+        fn forward(&mut self, tokens: &[u32], _start: usize) -> Result<Vec<f32>, ModelError> {
+            let last = *tokens.last().unwrap() as usize;
+            let mut logits = vec![0.0; self.first.len()];
+            logits[self.second[last] as usize] = 5.0;
+            logits[self.first[last] as usize] = 10.0;
+            Ok(logits)
+        }
+        fn capacity(&self) -> usize {
+            64
+        }
+    }
+
+    #[test]
+    fn a_tool_call_follows_the_schema_even_against_the_models_preference() {
+        const VOCAB: [&str; 9] = [
+            "<tool_call>",
+            "{\"name\": \"",
+            "git",
+            "curl",
+            "\", \"arguments\": {\"args\": [\"",
+            "status",
+            "\"]}}",
+            "</tool_call>",
+            "<END>",
+        ];
+        // After `{"name": "` the model prefers `curl`, which no declared tool is called.
+        let mut model = Preferring {
+            first: vec![1, 3, 4, 4, 5, 6, 7, 8, 0],
+            second: vec![1, 2, 4, 4, 5, 6, 7, 8, 0],
+        };
+        let declarations = [
+            serde_json::json!({"type": "function", "function": {"name": "git",
+            "parameters": {"type": "object", "required": ["args"],
+                "properties": {"args": {"type": "array", "items": {"type": "string"}}}}}}),
+        ];
+        let mut req = request(vec![8], 20);
+        req.stop_tokens = vec![8];
+        let bytes = |t: u32| VOCAB[t as usize].as_bytes().to_vec();
+        let free = generate(
+            &mut model,
+            &bytes,
+            &req,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert!(free.text.contains("curl"), "unconstrained: {}", free.text);
+        req.tools = Some(ToolGrammar::from_declarations(&declarations).unwrap());
+        let constrained = generate(
+            &mut model,
+            &bytes,
+            &req,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(
+            constrained.text,
+            "<tool_call>{\"name\": \"git\", \"arguments\": {\"args\": [\"status\"]}}</tool_call>"
+        );
+        assert_eq!(constrained.stop, StopReason::StopToken);
     }
 }

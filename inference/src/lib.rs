@@ -6,6 +6,7 @@
 
 pub mod chat;
 pub mod config;
+pub mod constrain;
 pub mod file_image;
 pub mod fim;
 pub mod fit;

@@ -118,6 +118,7 @@ fn check_against_references(name: &str, path: &str) {
             sampling: SamplingParams::default(),
             stop_tokens: vec![],
             stop_strings: vec![],
+            tools: None,
         };
         let got = generate(
             engine.as_mut(),

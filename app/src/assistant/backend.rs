@@ -5,6 +5,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use airlock_inference::chat::Message;
+use airlock_inference::constrain::ToolGrammar;
 use airlock_inference::generate::{Generator, Request};
 use airlock_inference::loaded::stop_tokens;
 use airlock_inference::prompt::{display, plain};
@@ -130,6 +131,13 @@ pub async fn generate(
             },
             stop_tokens: stops,
             stop_strings: params.stop.clone(),
+            tools: match &prompt {
+                Prompt::Agent { tools, .. } => Some(
+                    ToolGrammar::from_declarations(tools)
+                        .map_err(|e| format!("the tools cannot be constrained: {e}"))?,
+                ),
+                _ => None,
+            },
         };
         let context = loaded.gpu.capacity();
         let mut generator = Generator::new(&request, context).map_err(|e| e.to_string())?;

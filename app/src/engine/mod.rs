@@ -382,6 +382,7 @@ async fn greedy(
         sampling: SamplingParams::default(),
         stop_tokens: Vec::new(),
         stop_strings: Vec::new(),
+        tools: None,
     };
     let mut generator = Generator::new(&request, gpu.capacity()).map_err(error)?;
     let (_, timing) = drive(&mut gpu, &tokenizer, &mut generator, || false, &mut |_| {}).await?;

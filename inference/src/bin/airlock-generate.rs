@@ -148,6 +148,7 @@ fn run(options: &Options) -> Result<(), String> {
         sampling: options.sampling.clone(),
         stop_tokens: loaded.stop_tokens(),
         stop_strings: Vec::new(),
+        tools: None,
     };
     let tokenizer = loaded.tokenizer.clone();
     let bytes = |id: u32| tokenizer.token_bytes(id);

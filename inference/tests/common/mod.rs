@@ -74,6 +74,7 @@ pub fn greedy(model: &mut dyn Forward, prompt: &[u32], count: usize) -> Vec<u32>
         sampling: SamplingParams::default(),
         stop_tokens: vec![],
         stop_strings: vec![],
+        tools: None,
     };
     generate(
         model,
