@@ -4,7 +4,8 @@
 //! - `cargo xtask build`: build the front end into `static/dist` and the release binary.
 //! - `cargo xtask web`: build only the front end.
 //! - `cargo xtask test [--qwen]`: every test (unit, integration, real models, browser e2e);
-//!   `--qwen` adds the opt-in Qwen2.5-Coder test (a 491 MB download, cached).
+//!   `--qwen` adds the opt-in Qwen2.5-Coder tests (a 491 MB download, cached) and, with a
+//!   llama-server, the real-model agent run (`tests/e2e-real/`).
 //! - `cargo xtask bench`: the benchmarks (JSON), including the engine on SmolLM2 natively and
 //!   in headless Chromium.
 //! - `cargo xtask dist [--debug] [--out DIR]`: the operator's artifact — `airlock` with the
@@ -214,7 +215,7 @@ fn test(root: &Path, with_qwen: bool) -> anyhow::Result<()> {
             ])
             .env("AIRLOCK_DIST_TARBALL", &tarball),
     )?;
-    team_server_test(root, &smollm2)?;
+    let llama_server = team_server_test(root, &smollm2)?;
     process::run(
         process::command("node")
             .current_dir(root)
@@ -222,12 +223,30 @@ fn test(root: &Path, with_qwen: bool) -> anyhow::Result<()> {
             .env("AIRLOCK_BIN", &binary)
             .env("AIRLOCK_SMOLLM2_GGUF", &smollm2)
             .env("AIRLOCK_CHROMIUM", &chromium),
-    )
+    )?;
+    // The real-model agent run: Qwen2.5-Coder on llama.cpp's server, driven through the IDE.
+    match (with_qwen, llama_server) {
+        (true, Some(server)) => process::run(
+            process::command("node")
+                .current_dir(root)
+                .args(["--test", "--test-concurrency=1", "tests/e2e-real/"])
+                .env("AIRLOCK_BIN", &binary)
+                .env("AIRLOCK_CHROMIUM", &chromium)
+                .env("AIRLOCK_LLAMA_SERVER", server)
+                .env("AIRLOCK_QWEN_CODER_GGUF", models::ensure(&models::QWEN_CODER)?),
+        ),
+        (true, None) => {
+            println!("xtask: no llama-server — the real-model agent run is skipped");
+            Ok(())
+        }
+        (false, _) => Ok(()),
+    }
 }
 
 /// The proxy against llama.cpp's real `llama-server` (`AIRLOCK_LLAMA_SERVER`, or the one
 /// docs/TEAM-SERVER.md builds into the peers' cache); said plainly when there is none.
-fn team_server_test(root: &Path, smollm2: &Path) -> anyhow::Result<()> {
+/// Returns the server binary used, if any.
+fn team_server_test(root: &Path, smollm2: &Path) -> anyhow::Result<Option<std::path::PathBuf>> {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .map(std::path::PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
@@ -240,7 +259,7 @@ fn team_server_test(root: &Path, smollm2: &Path) -> anyhow::Result<()> {
             "xtask: no llama-server at {} — the real team-server test is skipped (docs/TEAM-SERVER.md builds one)",
             server.display()
         );
-        return Ok(());
+        return Ok(None);
     }
     process::run(
         cargo()
@@ -255,14 +274,15 @@ fn team_server_test(root: &Path, smollm2: &Path) -> anyhow::Result<()> {
             .args(["--", "--ignored"])
             .env("AIRLOCK_LLAMA_SERVER", &server)
             .env("AIRLOCK_SMOLLM2_GGUF", smollm2),
-    )
+    )?;
+    Ok(Some(server))
 }
 
 /// Runs every bench (each prints JSON): the bench binaries, then the engine and the assistant in headless
 /// Chromium against a release appliance.
 fn bench(root: &Path) -> anyhow::Result<()> {
     let smollm2 = models::ensure(&models::SMOLLM2)?;
-    for bin in ["bench-tree", "bench-engine"] {
+    for bin in ["bench-tree", "bench-engine", "bench-constrain"] {
         process::run(
             cargo()
                 .current_dir(root)

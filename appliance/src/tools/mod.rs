@@ -469,3 +469,15 @@ async fn decide(
         json!({ "id": decision.id, "answer": decision.answer }),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_model_is_offered_exactly_these_tools() {
+        let offered: Vec<&str> = airlock_protocol::tools::TOOLS
+            .iter()
+            .map(|t| t.name)
+            .collect();
+        assert_eq!(offered, super::TOOL_NAMES);
+    }
+}

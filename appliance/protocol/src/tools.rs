@@ -1,7 +1,8 @@
 //! The agent's tools as the model sees them: one table gives both the JSON-schema
-//! declarations sent to the model and the check every call's arguments pass before it is
-//! sent to `/api/tools/NAME` (which checks again). The table names exactly the appliance's
-//! tools; no argument a person decides (an approval id, a base version) is offered.
+//! declarations sent to the model and the check every call's arguments pass before the IDE
+//! sends it to `/api/tools/NAME` (where the appliance checks again). The table names exactly
+//! the appliance's tools (its unit tests compare); no argument a person decides (an approval
+//! id, a base version) is offered.
 
 use serde_json::{Map, Value, json};
 
