@@ -65,7 +65,10 @@ fn main() {
         .skip(1)
         .chain(std::env::var("AIRLOCK_SMOLLM2_GGUF").ok())
         .collect();
-    assert!(!files.is_empty(), "FILE.gguf arguments (or AIRLOCK_SMOLLM2_GGUF)");
+    assert!(
+        !files.is_empty(),
+        "FILE.gguf arguments (or AIRLOCK_SMOLLM2_GGUF)"
+    );
     let grammar = ToolGrammar::from_declarations(&airlock_protocol::tools::declarations())
         .expect("the agent's tools can be constrained");
     let mut results = Vec::new();
@@ -81,5 +84,8 @@ fn main() {
             "top_200_not_allowed": replay(&tokenizer, &grammar, &ids, 200),
         }));
     }
-    println!("{}", json!({ "bench": "constrained_tool_calls", "results": results }));
+    println!(
+        "{}",
+        json!({ "bench": "constrained_tool_calls", "results": results })
+    );
 }

@@ -184,6 +184,7 @@ async fn generate(name: String, text: JsValue, options: JsValue) -> Result<JsVal
             sampling,
             stop_tokens: Vec::new(),
             stop_strings,
+            tools: None,
         },
         on_text.as_ref(),
         signal.as_ref(),

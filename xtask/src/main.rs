@@ -233,7 +233,10 @@ fn test(root: &Path, with_qwen: bool) -> anyhow::Result<()> {
                 .env("AIRLOCK_BIN", &binary)
                 .env("AIRLOCK_CHROMIUM", &chromium)
                 .env("AIRLOCK_LLAMA_SERVER", server)
-                .env("AIRLOCK_QWEN_CODER_GGUF", models::ensure(&models::QWEN_CODER)?),
+                .env(
+                    "AIRLOCK_QWEN_CODER_GGUF",
+                    models::ensure(&models::QWEN_CODER)?,
+                ),
         ),
         (true, None) => {
             println!("xtask: no llama-server — the real-model agent run is skipped");

@@ -88,6 +88,7 @@ pub fn stop() {
             flag.set(true);
         }
     });
+    super::team::abort_if_cancelled();
     ABORT.with(|a| {
         if let Some(controller) = a.borrow_mut().take() {
             controller.abort();

@@ -39,9 +39,51 @@ pub async fn generate(
     let (url, body, shown) = request(model, &prompt, &params);
     let body = body.map_err(|e| e.to_string())?;
     let abort = web_sys::AbortController::new().map_err(|e| js_error_text(&e))?;
-    let response = crate::api::post_stream(url, &body, &abort.signal())
-        .await
-        .map_err(|e| e.message)?;
+    RUNNING.with(|r| *r.borrow_mut() = Some((abort.clone(), cancel.clone())));
+    let result = stream(url, &body, shown, &abort, &cancel, started, on_text).await;
+    RUNNING.with(|r| *r.borrow_mut() = None);
+    result
+}
+
+thread_local! {
+    /// The request in flight and its cancel flag, so Stop can abort it mid-wait.
+    static RUNNING: std::cell::RefCell<Option<(web_sys::AbortController, Rc<Cell<bool>>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Aborts the team-server request in flight, if its cancel flag is set: a stalled server is
+/// left at once rather than at its next piece.
+pub fn abort_if_cancelled() {
+    RUNNING.with(|r| {
+        if let Some((abort, cancel)) = r.borrow().as_ref()
+            && cancel.get()
+        {
+            abort.abort();
+        }
+    });
+}
+
+async fn stream(
+    url: &str,
+    body: &serde_json::Value,
+    shown: String,
+    abort: &web_sys::AbortController,
+    cancel: &Rc<Cell<bool>>,
+    started: f64,
+    on_text: &mut dyn FnMut(&str),
+) -> Result<Outcome, String> {
+    let response = match crate::api::post_stream(url, body, &abort.signal()).await {
+        Ok(response) => response,
+        Err(_) if cancel.get() => {
+            return Ok(Outcome {
+                prompt_text: shown,
+                context: CONTEXT,
+                stop: "cancelled",
+                ..Outcome::default()
+            });
+        }
+        Err(e) => return Err(e.message),
+    };
     let mut lines = crate::api::Lines::new(&response)?;
     let mut outcome = Outcome {
         prompt_text: shown,
@@ -57,8 +99,14 @@ pub async fn generate(
             outcome.stop = "cancelled";
             break;
         }
-        let Some(line) = lines.next().await? else {
-            break;
+        let line = match lines.next().await {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            Err(_) if cancel.get() => {
+                outcome.stop = "cancelled";
+                break;
+            }
+            Err(e) => return Err(e),
         };
         let Some(data) = line.strip_prefix("data:") else {
             continue;

@@ -5,6 +5,7 @@ pub mod airgap;
 pub mod chat;
 pub mod completion;
 pub mod errors;
+pub mod fit_hint;
 pub mod markdown;
 pub mod tabs;
 pub mod tree;

@@ -15,8 +15,11 @@ fn arguments_text(step: &Step) -> String {
     let Some(object) = step.arguments.as_object() else {
         return String::new();
     };
-    object
-        .iter()
+    // What names the target first: the path, the command, the query.
+    let mut fields: Vec<_> = object.iter().collect();
+    fields.sort_by_key(|(key, _)| !matches!(key.as_str(), "path" | "command" | "query" | "args"));
+    fields
+        .into_iter()
         .map(|(key, value)| {
             let text = match value.as_str() {
                 Some(s) => s.to_owned(),
@@ -49,6 +52,7 @@ fn step_view(step: Step) -> impl IntoView {
         String::new()
     };
     let output = step.output.clone();
+    let is_diff = matches!(step.tool.as_str(), "apply_edit" | "propose_edit");
     view! {
         <div class="agent-step" data-tool=step.tool.clone() data-state=state_class(&step.state)>
             <div class="step-head">
@@ -58,7 +62,7 @@ fn step_view(step: Step) -> impl IntoView {
                 <span class="step-ms">{ms}</span>
             </div>
             <Show when={ let empty = output.is_empty(); move || !empty }>
-                <pre class="step-output">{output.clone()}</pre>
+                <pre class="step-output">{if is_diff { diff_lines(&output).into_any() } else { output.clone().into_any() }}</pre>
             </Show>
         </div>
     }

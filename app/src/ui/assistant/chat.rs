@@ -39,6 +39,7 @@ pub fn stop() {
             flag.set(true);
         }
     });
+    crate::assistant::team::abort_if_cancelled();
 }
 
 fn now_ms() -> u64 {
@@ -322,6 +323,13 @@ pub fn ChatPanel() -> impl IntoView {
             div.set_scroll_top(div.scroll_height());
         }
     });
+    let agent_transcript = NodeRef::<html::Div>::new();
+    Effect::new(move |_| {
+        a.agent.with(|_| ());
+        if let Some(div) = agent_transcript.get() {
+            div.set_scroll_top(div.scroll_height());
+        }
+    });
     let submit = move || {
         let Some(field) = input.get() else { return };
         let question = field.value();
@@ -432,7 +440,7 @@ pub fn ChatPanel() -> impl IntoView {
                     on:click=move |_| a.agent_mode.update(|m| *m = !*m)>"Agent"</button>
             </div>
             <Show when=move || a.agent_mode.get()>
-                <div class="transcript agent-transcript" aria-live="polite">
+                <div class="transcript agent-transcript" aria-live="polite" node_ref=agent_transcript>
                     <super::agent::AgentTranscript/>
                 </div>
             </Show>
@@ -465,7 +473,7 @@ pub fn ChatPanel() -> impl IntoView {
                     <p class="note chat-note">{note}</p>
                 </For>
             </div>
-            <div class="chat-stats">
+            <div class="chat-stats" class:hidden=move || a.agent_mode.get()>
                 {move || a.chat.with(|v| v.stats.map(|(speed, prompt, output, context)| format!(
                     "{speed:.1} tok/s · context {} of {context} tokens", prompt + output
                 ))).unwrap_or_default()}
@@ -474,7 +482,7 @@ pub fn ChatPanel() -> impl IntoView {
                     <pre class="last-prompt">{move || a.chat.with(|v| v.last_prompt.clone())}</pre>
                 </details>
             </div>
-            <div class="attachments">
+            <div class="attachments" class:hidden=move || a.agent_mode.get()>
                 <For each=move || a.chips.get() key=|c| c.label() let:chip>
                     <span class="chip" class:auto=chip.auto data-path=chip.path.clone()>
                         {chip.label()}

@@ -235,7 +235,22 @@ fn describe(m: &ModelSummary) -> String {
     )
 }
 
-fn verdict(m: &ModelSummary, adapter: Option<&Adapter>) -> (String, &'static str) {
+/// The fit line, with the team server suggested where the browser cannot do well.
+fn verdict(
+    m: &ModelSummary,
+    adapter: Option<&Adapter>,
+    team: Option<&str>,
+) -> (String, &'static str) {
+    let (text, class) = browser_verdict(m, adapter);
+    let fits = class == "ok";
+    let software = adapter.is_some_and(|a| a.software);
+    match crate::model::fit_hint::team_hint(fits, software, team) {
+        Some(hint) => (format!("{text}. {hint}"), class),
+        None => (text, class),
+    }
+}
+
+fn browser_verdict(m: &ModelSummary, adapter: Option<&Adapter>) -> (String, &'static str) {
     let Some(adapter) = adapter else {
         return ("This browser offers no WebGPU adapter".into(), "bad");
     };
@@ -404,8 +419,11 @@ fn model_row(state: IdeState, m: ModelSummary) -> impl IntoView {
     };
     let summary = StoredValue::new(m.clone());
     let fit_line = move || {
+        let team = a
+            .team_models
+            .with(|t| t.iter().find(|m| m.available).map(|m| m.id.clone()));
         a.adapter
-            .with(|ad| summary.with_value(|s| verdict(s, ad.as_ref())))
+            .with(|ad| summary.with_value(|s| verdict(s, ad.as_ref(), team.as_deref())))
     };
     let speed = move || {
         a.speeds
