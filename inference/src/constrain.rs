@@ -42,6 +42,9 @@ pub struct ToolShape {
 pub struct ToolGrammar {
     /// The tools.
     pub tools: Vec<ToolShape>,
+    /// The answer starts inside a call (the prompt ends with `<tool_call>`): used when a model
+    /// meant to call a tool but wrote the call in another form, and is asked again.
+    pub forced: bool,
 }
 
 impl ToolGrammar {
@@ -88,7 +91,10 @@ impl ToolGrammar {
         if tools.is_empty() {
             return Err("no tools declared".into());
         }
-        Ok(Self { tools })
+        Ok(Self {
+            tools,
+            forced: false,
+        })
     }
 }
 
@@ -500,11 +506,12 @@ pub struct Constraint<'g> {
 const FIRST_TRY: usize = 64;
 
 impl<'g> Constraint<'g> {
-    /// A constraint for `grammar`, outside any call.
+    /// A constraint for `grammar`: outside any call, or inside one when the grammar is
+    /// `forced`.
     pub fn new(grammar: &'g ToolGrammar) -> Self {
         Self {
             grammar,
-            call: None,
+            call: grammar.forced.then(|| Matcher::new(grammar)),
             tail: Vec::new(),
         }
     }
@@ -791,6 +798,18 @@ mod tests {
         assert!(constraint.allows(Some(b"me\": \"git")));
         assert!(!constraint.allows(Some(b"me\": \"curl")));
         assert!(!constraint.allows(None));
+
+        let forced = ToolGrammar {
+            forced: true,
+            ..grammar()
+        };
+        let constraint = Constraint::new(&forced);
+        assert!(
+            constraint.in_call(),
+            "a forced answer starts inside the call"
+        );
+        assert!(!constraint.allows(Some(b"Sure")));
+        assert!(constraint.allows(Some(b"\n{\"name\"")));
     }
 
     #[test]

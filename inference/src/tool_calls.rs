@@ -59,6 +59,12 @@ pub fn parse(text: &str) -> Parsed {
     parsed
 }
 
+/// Whether `text` holds no readable call but looks like one written in another form (a
+/// fenced JSON block, a bare object): such an answer is asked for again under the constraint.
+pub fn looks_like_a_call(text: &str) -> bool {
+    parse(text).calls.is_empty() && text.contains("\"name\"") && text.contains("\"arguments\"")
+}
+
 /// Reads `{"name": …, "arguments": …}`; arguments given as JSON text are read as JSON.
 pub fn call_from_json(body: &str) -> Result<ToolCall, String> {
     let value: Value = serde_json::from_str(body)
@@ -182,6 +188,17 @@ mod tests {
                 .contains("not valid JSON")
         );
         assert_eq!(parse("just text").calls, vec![]);
+    }
+
+    #[test]
+    fn a_call_in_another_form_is_noticed() {
+        let fenced =
+            "```json\n{\n  \"name\": \"apply_edit\",\n  \"arguments\": {\"path\": \"a\"}\n}\n```";
+        assert!(looks_like_a_call(fenced));
+        assert!(!looks_like_a_call("Done. hello.py prints hello."));
+        assert!(!looks_like_a_call(&format!(
+            "{OPEN}{{\"name\": \"git\", \"arguments\": {{}}}}{CLOSE}"
+        )));
     }
 
     #[test]

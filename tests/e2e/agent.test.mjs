@@ -229,3 +229,30 @@ test("Stop kills the running command", async () => {
   assert.equal(exit.outcome, "cancelled", "the sandbox killed it when the page closed the call");
   await page.locator(".send").waitFor();
 });
+
+test("closing the tab stops the running command", async () => {
+  const second = await browser.context.newPage();
+  await second.goto(appliance.url);
+  await second.locator('.tree-row[data-path="greet.sh"]').waitFor();
+  await second.locator(".models-toggle").click();
+  await second.locator('.team-model[data-name="script"] input[type="radio"]').check();
+  await second.keyboard.press("Control+l");
+  await second.locator(".agent-mode").click();
+  const input = second.locator(".chat-input textarea");
+  await input.fill("count slowly, then close the tab");
+  await input.press("Enter");
+  await second.locator(".approval-card .approve").click();
+  await second.locator(".agent-step .step-output", { hasText: "tick 2" }).waitFor({ timeout: 20_000 });
+  const before = audit().filter((r) => r.action === "command.exit" && r.target.startsWith("for i in")).length;
+  await second.close();
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const ends = audit().filter((r) => r.action === "command.exit" && r.target.startsWith("for i in"));
+    if (ends.length > before) {
+      assert.equal(ends.at(-1).outcome, "cancelled", "the sandbox killed it when the tab went away");
+      break;
+    }
+    if (Date.now() > deadline) throw new Error("the command was not stopped when its tab closed");
+    await page.waitForTimeout(100);
+  }
+});

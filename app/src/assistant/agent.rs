@@ -174,34 +174,15 @@ async fn drive(state: IdeState, model: &str, flag: Rc<Cell<bool>>) {
                     .agent
                     .with_untracked(|v| v.run.as_ref().map(|r| r.messages().to_vec()))
                     .unwrap_or_default();
-                a.agent.update(|v| v.streaming = Some(String::new()));
-                let outcome = backend::generate(
-                    model,
-                    Prompt::Agent {
-                        messages,
-                        tools: tools::declarations(),
-                    },
-                    Params {
-                        max_tokens: MAX_TURN_TOKENS,
-                        temperature: 0.0,
-                        stop: Vec::new(),
-                    },
-                    flag.clone(),
-                    &mut |piece| {
-                        a.agent.update(|v| {
-                            if let Some(s) = v.streaming.as_mut() {
-                                s.push_str(piece);
-                            }
-                        })
-                    },
-                )
-                .await;
-                super::audit::record(
-                    "agent",
-                    model,
-                    outcome.as_ref().map_err(String::as_str),
-                    None,
-                );
+                let mut outcome = ask(state, model, &messages, false, &flag).await;
+                // A call written in another form (a fenced JSON block, say) is asked for
+                // again, this time decoded under the tools' schemas from its first token.
+                if let Ok(o) = &outcome
+                    && o.stop != "cancelled"
+                    && meant_a_call(&o.text, &o.tool_calls)
+                {
+                    outcome = ask(state, model, &messages, true, &flag).await;
+                }
                 a.agent.update(|v| v.streaming = None);
                 match outcome {
                     Ok(o) if o.stop == "cancelled" => update_run(state, Run::stop),
@@ -237,6 +218,55 @@ async fn drive(state: IdeState, model: &str, flag: Rc<Cell<bool>>) {
             }
         }
     }
+}
+
+/// One model turn, streamed into the transcript and audited.
+async fn ask(
+    state: IdeState,
+    model: &str,
+    messages: &[airlock_inference::chat::Message],
+    force_call: bool,
+    flag: &Rc<Cell<bool>>,
+) -> Result<backend::Outcome, String> {
+    let a = state.assistant;
+    a.agent.update(|v| v.streaming = Some(String::new()));
+    let outcome = backend::generate(
+        model,
+        Prompt::Agent {
+            messages: messages.to_vec(),
+            tools: tools::declarations(),
+            force_call,
+        },
+        Params {
+            max_tokens: MAX_TURN_TOKENS,
+            temperature: 0.0,
+            stop: Vec::new(),
+        },
+        flag.clone(),
+        &mut |piece| {
+            a.agent.update(|v| {
+                if let Some(s) = v.streaming.as_mut() {
+                    s.push_str(piece);
+                }
+            })
+        },
+    )
+    .await;
+    super::audit::record(
+        "agent",
+        model,
+        outcome.as_ref().map_err(String::as_str),
+        None,
+    );
+    outcome
+}
+
+/// Whether an answer without a readable call looks like a call in another form.
+fn meant_a_call(
+    text: &str,
+    calls: &[Result<airlock_inference::tool_calls::ToolCall, String>],
+) -> bool {
+    calls.is_empty() && airlock_inference::tool_calls::looks_like_a_call(text)
 }
 
 /// Posts a tool call; a refusal asking for approval shows the appliance's pending approval

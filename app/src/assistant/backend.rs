@@ -10,7 +10,7 @@ use airlock_inference::generate::{Generator, Request};
 use airlock_inference::loaded::stop_tokens;
 use airlock_inference::prompt::{display, plain};
 use airlock_inference::sampling::SamplingParams;
-use airlock_inference::tool_calls::ToolCall;
+use airlock_inference::tool_calls::{OPEN, ToolCall};
 
 use crate::api::js_error_text;
 use crate::engine::LoadOptions;
@@ -36,6 +36,9 @@ pub enum Prompt {
         messages: Vec<Message>,
         /// OpenAI-style function declarations.
         tools: Vec<serde_json::Value>,
+        /// The answer must be a call: the engine starts it inside `<tool_call>` under the
+        /// schema constraint; a team server gets `tool_choice: "required"`.
+        force_call: bool,
     },
 }
 
@@ -102,13 +105,20 @@ pub async fn generate(
                     .map_err(|e| e.to_string())?,
                 stop_tokens(&loaded.chat, tokenizer),
             ),
-            Prompt::Agent { messages, tools } => (
-                loaded
+            Prompt::Agent {
+                messages,
+                tools,
+                force_call,
+            } => {
+                let mut text = loaded
                     .chat
                     .render_with_tools(messages, tools, true)
-                    .map_err(|e| e.to_string())?,
-                stop_tokens(&loaded.chat, tokenizer),
-            ),
+                    .map_err(|e| e.to_string())?;
+                if *force_call {
+                    text.push_str(OPEN);
+                }
+                (text, stop_tokens(&loaded.chat, tokenizer))
+            }
             Prompt::Complete { prefix, suffix } => match loaded.fim {
                 Some(format) => (
                     format.prompt(prefix, suffix),
@@ -132,10 +142,13 @@ pub async fn generate(
             stop_tokens: stops,
             stop_strings: params.stop.clone(),
             tools: match &prompt {
-                Prompt::Agent { tools, .. } => Some(
-                    ToolGrammar::from_declarations(tools)
-                        .map_err(|e| format!("the tools cannot be constrained: {e}"))?,
-                ),
+                Prompt::Agent {
+                    tools, force_call, ..
+                } => Some(ToolGrammar {
+                    forced: *force_call,
+                    ..ToolGrammar::from_declarations(tools)
+                        .map_err(|e| format!("the tools cannot be constrained: {e}"))?
+                }),
                 _ => None,
             },
         };
@@ -160,8 +173,19 @@ pub async fn generate(
         .await
         .map_err(|e| js_error_text(&e))?;
         let generation = generator.finish(stop, &mut emit, 0.0, 0.0);
+        let forced = matches!(
+            prompt,
+            Prompt::Agent {
+                force_call: true,
+                ..
+            }
+        );
         Ok(Outcome {
-            text: generation.text,
+            text: if forced {
+                format!("{OPEN}{}", generation.text)
+            } else {
+                generation.text
+            },
             prompt_text: display(&text),
             prompt_tokens: request.prompt.len(),
             output_tokens: generation.tokens.len(),

@@ -184,7 +184,7 @@ fn request(
     prompt: &Prompt,
     params: &Params,
 ) -> (&'static str, serde_json::Result<serde_json::Value>, String) {
-    let chat = |messages: &[Message], tools: &[serde_json::Value]| {
+    let chat = |messages: &[Message], tools: &[serde_json::Value], force_call: bool| {
         let request = ChatRequest {
             model: model.to_owned(),
             messages: messages.iter().map(to_llm).collect(),
@@ -193,6 +193,7 @@ fn request(
             temperature: params.temperature,
             stop: params.stop.clone(),
             tools: tools.to_vec(),
+            tool_choice: force_call.then(|| "required".to_owned()),
         };
         let shown = messages
             .iter()
@@ -202,8 +203,12 @@ fn request(
         (routes::LLM_CHAT, serde_json::to_value(request), shown)
     };
     match prompt {
-        Prompt::Chat(messages) => chat(messages, &[]),
-        Prompt::Agent { messages, tools } => chat(messages, tools),
+        Prompt::Chat(messages) => chat(messages, &[], false),
+        Prompt::Agent {
+            messages,
+            tools,
+            force_call,
+        } => chat(messages, tools, *force_call),
         Prompt::Complete { prefix, suffix } => {
             let request = CompletionRequest {
                 model: model.to_owned(),

@@ -82,6 +82,9 @@ pub struct ChatRequest {
     /// The agent's tools, as JSON-schema function declarations (OpenAI's shape).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub tools: Vec<serde_json::Value>,
+    /// `required` makes the server answer with a call (under its own grammar).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tool_choice: Option<String>,
 }
 
 /// `POST /api/llm/v1/completions` (fill in the middle where the server supports `suffix`).
