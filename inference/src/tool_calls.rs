@@ -56,7 +56,32 @@ pub fn parse(text: &str) -> Parsed {
     }
     content.push_str(rest);
     parsed.content = content.trim().to_owned();
+    if parsed.calls.is_empty()
+        && let Some(call) = bare_call(text)
+    {
+        // Small models often write the call as a bare (or fenced) JSON object.
+        parsed.calls.push(Ok(call));
+        parsed.content.clear();
+    }
     parsed
+}
+
+/// An answer that is nothing but one `{"name": …, "arguments": {…}}` object, bare or in a
+/// ```` ```json ```` fence.
+fn bare_call(text: &str) -> Option<ToolCall> {
+    let trimmed = text.trim();
+    let inner = trimmed
+        .strip_prefix("```json")
+        .or_else(|| trimmed.strip_prefix("```"))
+        .and_then(|rest| rest.trim_end().strip_suffix("```"))
+        .unwrap_or(trimmed)
+        .trim();
+    let value: Value = serde_json::from_str(inner).ok()?;
+    let object = value.as_object()?;
+    if object.len() != 2 || !object.contains_key("name") || !object.contains_key("arguments") {
+        return None;
+    }
+    call_from_json(inner).ok()
 }
 
 /// Whether `text` holds no readable call but looks like one written in another form (a
@@ -191,10 +216,24 @@ mod tests {
     }
 
     #[test]
-    fn a_call_in_another_form_is_noticed() {
+    fn a_bare_or_fenced_call_is_read_and_a_broken_one_noticed() {
         let fenced =
             "```json\n{\n  \"name\": \"apply_edit\",\n  \"arguments\": {\"path\": \"a\"}\n}\n```";
-        assert!(looks_like_a_call(fenced));
+        let parsed = parse(fenced);
+        assert_eq!(parsed.calls.len(), 1);
+        assert_eq!(parsed.calls[0].as_ref().unwrap().name, "apply_edit");
+        assert_eq!(parsed.content, "");
+        let bare = parse("{\"name\": \"git\", \"arguments\": {\"args\": [\"status\"]}}");
+        assert_eq!(bare.calls.len(), 1);
+        assert!(!looks_like_a_call(fenced), "read, so not asked again");
+        let broken = "```json\n{\"name\": \"apply_edit\", \"arguments\": {\"path\": \"a\"\n```";
+        assert!(parse(broken).calls.is_empty());
+        assert!(looks_like_a_call(broken));
+        assert!(
+            parse("Here is {\"name\": \"x\"} in a sentence")
+                .calls
+                .is_empty()
+        );
         assert!(!looks_like_a_call("Done. hello.py prints hello."));
         assert!(!looks_like_a_call(&format!(
             "{OPEN}{{\"name\": \"git\", \"arguments\": {{}}}}{CLOSE}"

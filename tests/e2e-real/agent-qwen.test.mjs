@@ -5,6 +5,7 @@
 // it approves each command and applies each reviewed edit as offered. Run by
 // `cargo xtask test --qwen` when a llama-server binary exists (docs/TEAM-SERVER.md).
 // Prints one JSON line with the run's steps and timings (recorded in docs/AGENT.md).
+// The approvals are "Always this session": a small model may repeat a command it already ran.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -18,7 +19,7 @@ import { makeWorkspace, startAppliance, launchBrowser } from "../e2e/harness.mjs
 const SERVER = process.env.AIRLOCK_LLAMA_SERVER;
 const MODEL = process.env.AIRLOCK_QWEN_CODER_GGUF;
 const skip = !SERVER || !MODEL ? "needs AIRLOCK_LLAMA_SERVER and AIRLOCK_QWEN_CODER_GGUF" : false;
-const TASK = "Create hello.py that prints hello, then run it with python3.";
+const TASK = "Write hello.py with print('hello') in it, then run python3 hello.py.";
 
 let llama, workspace, admin, appliance, browser, page;
 
@@ -84,11 +85,11 @@ test("Qwen2.5-Coder-0.5B creates hello.py and runs it through the agent", { skip
   for (;;) {
     const which = await Promise.race([
       ended.waitFor({ timeout: 540_000 }).then(() => "end"),
-      page.locator(".approval-card .approve").waitFor({ timeout: 540_000 }).then(() => "approve"),
+      page.locator(".approval-card .always").waitFor({ timeout: 540_000 }).then(() => "approve"),
       page.locator(".review-card .apply-edit").waitFor({ timeout: 540_000 }).then(() => "apply"),
     ]);
     if (which === "end") break;
-    if (which === "approve") await page.locator(".approval-card .approve").click().catch(() => {});
+    if (which === "approve") await page.locator(".approval-card .always").click().catch(() => {});
     if (which === "apply") await page.locator(".review-card .apply-edit").click().catch(() => {});
   }
   const seconds = (Date.now() - started) / 1000;

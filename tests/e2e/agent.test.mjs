@@ -178,13 +178,13 @@ test("a multi-step task: read, refused calls shown, reviewed edit, approved test
   // What the model was given: the tools, and every result in order.
   assert.equal(requests.length >= 6, true);
   const last = requests.at(-1);
-  assert.deepEqual(last.tools.map((t) => t.function.name), ["list_dir", "read_file", "search", "propose_edit", "apply_edit", "run_command", "git"]);
+  assert.deepEqual(last.tools.map((t) => t.function.name), ["apply_edit", "run_command", "read_file", "list_dir", "search", "propose_edit", "git"]);
   const results = last.messages.filter((m) => m.role === "tool");
   assert.equal(results.length, 5);
   assert.match(results[0].content, /echo "helo"/);
   assert.match(results[1].content, /^refused: /);
   assert.match(results[2].content, /^refused: .*curl/);
-  assert.match(results[3].content, /accepted 1 of 2 changes/);
+  assert.match(results[3].content, /1 of 2 changes kept/);
   assert.match(results[4].content, /^exit code 0\nPASS/);
   const calls = last.messages.filter((m) => m.role === "assistant").flatMap((m) => m.tool_calls ?? []);
   assert.deepEqual(calls.map((c) => c.id), results.map((r) => r.tool_call_id), "each result answers its call");

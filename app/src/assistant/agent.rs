@@ -22,8 +22,9 @@ use crate::model::agent::run::{End, Next, Outcome, Run, State};
 use crate::model::agent::tools;
 use crate::ui::IdeState;
 
-/// The system prompt of every agent run.
-const SYSTEM: &str = "You are Airlock's coding agent, working in the user's workspace on this machine with no network. Use the tools to look at files, edit them and run commands; call one tool at a time and wait for its result. Paths are relative to the workspace root. To change a file, call apply_edit with its complete new content. When the task is done, answer briefly without calling a tool.";
+/// The system prompt of every agent run. Plain words, no worked example: a 0.5B model copies
+/// an example's file name rather than following it.
+const SYSTEM: &str = "You are Airlock's coding agent, working in the user's workspace on this machine with no network. Use the tools to look at files, edit them and run commands; call one tool at a time and wait for its result. Paths are relative to the workspace root. To create or change a file, call apply_edit with its complete new content. When the task is done, answer briefly without calling a tool.";
 
 /// Most tool calls in one run.
 pub const MAX_STEPS: usize = 12;
@@ -175,8 +176,9 @@ async fn drive(state: IdeState, model: &str, flag: Rc<Cell<bool>>) {
                     .with_untracked(|v| v.run.as_ref().map(|r| r.messages().to_vec()))
                     .unwrap_or_default();
                 let mut outcome = ask(state, model, &messages, false, &flag).await;
-                // A call written in another form (a fenced JSON block, say) is asked for
-                // again, this time decoded under the tools' schemas from its first token.
+                // A call that does not fit the schemas, or is written in a form that cannot be
+                // read, is asked for again, decoded under the tools' schemas from its first
+                // token: what runs is valid by construction.
                 if let Ok(o) = &outcome
                     && o.stop != "cancelled"
                     && meant_a_call(&o.text, &o.tool_calls)
@@ -261,12 +263,21 @@ async fn ask(
     outcome
 }
 
-/// Whether an answer without a readable call looks like a call in another form.
+/// Whether an answer should be asked again under the schema constraint: it holds a call that
+/// cannot be read or does not fit the tools' schemas, or looks like a call in another form.
 fn meant_a_call(
     text: &str,
     calls: &[Result<airlock_inference::tool_calls::ToolCall, String>],
 ) -> bool {
-    calls.is_empty() && airlock_inference::tool_calls::looks_like_a_call(text)
+    let parsed = airlock_inference::tool_calls::parse(text);
+    let all: Vec<_> = calls.iter().chain(&parsed.calls).collect();
+    if all.is_empty() {
+        return airlock_inference::tool_calls::looks_like_a_call(text);
+    }
+    all.iter().any(|call| match call {
+        Ok(call) => tools::check(&call.name, &call.arguments).is_err(),
+        Err(_) => true,
+    })
 }
 
 /// Posts a tool call; a refusal asking for approval shows the appliance's pending approval
@@ -510,13 +521,14 @@ async fn edit(state: IdeState, index: usize, arguments: &Value) -> Option<Outcom
         &path,
     );
     follow_in_editor(state, &path, &content, &version);
-    let mut said = format!("wrote {path}: the user accepted {count} of {total} changes");
+    let mut said = format!("{path} is written ({count} of {total} changes kept).");
     if count < total {
-        said.push_str(". The file differs from your proposal; read it before editing it again");
+        said.push_str(" The file differs from your proposal; read it before editing it again.");
     }
     if unsaved {
-        said.push_str(". The user's unsaved editor text for this file was kept");
+        said.push_str(" The user's unsaved editor text for this file was kept.");
     }
+    said.push_str(" Continue with the next part of the task.");
     Some(Outcome::Ran(said))
 }
 

@@ -37,7 +37,7 @@ pub enum Prompt {
         /// OpenAI-style function declarations.
         tools: Vec<serde_json::Value>,
         /// The answer must be a call: the engine starts it inside `<tool_call>` under the
-        /// schema constraint; a team server gets `tool_choice: "required"`.
+        /// schema constraint; a team server gets the call's JSON schema as `response_format`.
         force_call: bool,
     },
 }

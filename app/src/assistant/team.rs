@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use airlock_inference::chat::Message;
-use airlock_inference::tool_calls::call_from_json;
+use airlock_inference::tool_calls::{CLOSE, OPEN, call_from_json};
 use airlock_protocol::llm::{
     ChatRequest, Chunk, CompletionRequest, LlmFunctionCall, LlmMessage, LlmToolCall,
 };
@@ -36,12 +36,27 @@ pub async fn generate(
     on_text: &mut dyn FnMut(&str),
 ) -> Result<Outcome, String> {
     let started = js_sys::Date::now();
+    let forced = matches!(
+        prompt,
+        Prompt::Agent {
+            force_call: true,
+            ..
+        }
+    );
     let (url, body, shown) = request(model, &prompt, &params);
     let body = body.map_err(|e| e.to_string())?;
     let abort = web_sys::AbortController::new().map_err(|e| js_error_text(&e))?;
     RUNNING.with(|r| *r.borrow_mut() = Some((abort.clone(), cancel.clone())));
-    let result = stream(url, &body, shown, &abort, &cancel, started, on_text).await;
+    let mut result = stream(url, &body, shown, &abort, &cancel, started, on_text).await;
     RUNNING.with(|r| *r.borrow_mut() = None);
+    // Under `response_format` the answer is the call's bare JSON.
+    if forced
+        && let Ok(outcome) = &mut result
+        && outcome.tool_calls.is_empty()
+        && !outcome.text.contains(OPEN)
+    {
+        outcome.text = format!("{OPEN}{}{CLOSE}", outcome.text.trim());
+    }
     result
 }
 
@@ -193,7 +208,7 @@ fn request(
             temperature: params.temperature,
             stop: params.stop.clone(),
             tools: tools.to_vec(),
-            tool_choice: force_call.then(|| "required".to_owned()),
+            response_format: force_call.then(airlock_protocol::tools::call_format),
         };
         let shown = messages
             .iter()

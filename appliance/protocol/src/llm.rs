@@ -82,9 +82,10 @@ pub struct ChatRequest {
     /// The agent's tools, as JSON-schema function declarations (OpenAI's shape).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub tools: Vec<serde_json::Value>,
-    /// `required` makes the server answer with a call (under its own grammar).
+    /// A JSON schema the answer must follow (`{"type": "json_schema", …}`): the server
+    /// decodes under it (llama.cpp's grammar, vLLM's guided decoding).
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub tool_choice: Option<String>,
+    pub response_format: Option<serde_json::Value>,
 }
 
 /// `POST /api/llm/v1/completions` (fill in the middle where the server supports `suffix`).

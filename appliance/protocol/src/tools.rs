@@ -52,17 +52,44 @@ const fn param(name: &'static str, kind: Kind, required: bool, about: &'static s
     }
 }
 
-/// Every tool the agent has (the appliance's `TOOL_NAMES`).
+/// Every tool the agent has (the appliance's `TOOL_NAMES`), the ones a task most needs first:
+/// a small model leans towards the first tools it is shown.
 pub const TOOLS: &[Spec] = &[
     Spec {
-        name: "list_dir",
-        about: "List the files and folders in a workspace folder.",
-        params: &[param(
-            "path",
-            Kind::Text,
-            false,
-            "Folder relative to the workspace root; empty for the root.",
-        )],
+        name: "apply_edit",
+        about: "Write a file's complete new content (creating it if needed). The user reviews the diff first and may accept only some of it.",
+        params: &[
+            param(
+                "path",
+                Kind::Text,
+                true,
+                "File path relative to the workspace root.",
+            ),
+            param(
+                "content",
+                Kind::Text,
+                true,
+                "The file's complete new content.",
+            ),
+        ],
+    },
+    Spec {
+        name: "run_command",
+        about: "Run a shell command in the workspace, in a sandbox without network; returns its output and exit code.",
+        params: &[
+            param(
+                "command",
+                Kind::Text,
+                true,
+                "The command line, run by bash.",
+            ),
+            param(
+                "timeout_secs",
+                Kind::Count,
+                false,
+                "Time limit in seconds (default 60, at most 600).",
+            ),
+        ],
     },
     Spec {
         name: "read_file",
@@ -72,6 +99,16 @@ pub const TOOLS: &[Spec] = &[
             Kind::Text,
             true,
             "File path relative to the workspace root.",
+        )],
+    },
+    Spec {
+        name: "list_dir",
+        about: "List the files and folders in a workspace folder.",
+        params: &[param(
+            "path",
+            Kind::Text,
+            false,
+            "Folder relative to the workspace root; empty for the root.",
         )],
     },
     Spec {
@@ -114,42 +151,6 @@ pub const TOOLS: &[Spec] = &[
                 Kind::Text,
                 true,
                 "The file's complete new content.",
-            ),
-        ],
-    },
-    Spec {
-        name: "apply_edit",
-        about: "Write a file's complete new content (creating it if needed). The user reviews the diff first and may accept only some of it.",
-        params: &[
-            param(
-                "path",
-                Kind::Text,
-                true,
-                "File path relative to the workspace root.",
-            ),
-            param(
-                "content",
-                Kind::Text,
-                true,
-                "The file's complete new content.",
-            ),
-        ],
-    },
-    Spec {
-        name: "run_command",
-        about: "Run a shell command in the workspace, in a sandbox without network; returns its output and exit code.",
-        params: &[
-            param(
-                "command",
-                Kind::Text,
-                true,
-                "The command line, run by bash.",
-            ),
-            param(
-                "timeout_secs",
-                Kind::Count,
-                false,
-                "Time limit in seconds (default 60, at most 600).",
             ),
         ],
     },
@@ -262,6 +263,26 @@ impl Spec {
     }
 }
 
+/// The JSON schema of one call, `{"name": TOOL, "arguments": {…}}` for any tool, as an
+/// OpenAI `response_format`: a server decoding under it can only write a valid call.
+pub fn call_format() -> Value {
+    let calls: Vec<Value> = TOOLS
+        .iter()
+        .map(|spec| {
+            json!({
+                "type": "object",
+                "properties": { "name": { "const": spec.name }, "arguments": spec.schema() },
+                "required": ["name", "arguments"],
+                "additionalProperties": false,
+            })
+        })
+        .collect();
+    json!({
+        "type": "json_schema",
+        "json_schema": { "name": "tool_call", "strict": true, "schema": { "anyOf": calls } },
+    })
+}
+
 /// Every tool's declaration, in table order.
 pub fn declarations() -> Vec<Value> {
     TOOLS.iter().map(Spec::declaration).collect()
@@ -288,7 +309,7 @@ mod tests {
     fn declarations_are_json_schema_functions() {
         let all = declarations();
         assert_eq!(all.len(), 7);
-        let run = &all[5]["function"];
+        let run = &all[1]["function"];
         assert_eq!(run["name"], "run_command");
         assert_eq!(run["parameters"]["required"], json!(["command"]));
         assert_eq!(
@@ -296,6 +317,18 @@ mod tests {
             "integer"
         );
         assert_eq!(run["parameters"]["additionalProperties"], false);
+    }
+
+    #[test]
+    fn a_forced_call_has_one_schema_per_tool() {
+        let format = call_format();
+        let choices = format["json_schema"]["schema"]["anyOf"].as_array().unwrap();
+        assert_eq!(choices.len(), TOOLS.len());
+        assert_eq!(choices[2]["properties"]["name"]["const"], "read_file");
+        assert_eq!(
+            choices[2]["properties"]["arguments"]["required"],
+            json!(["path"])
+        );
     }
 
     #[test]
@@ -321,7 +354,7 @@ mod tests {
         assert!(
             check("fetch_url", &json!({}))
                 .unwrap_err()
-                .contains("the tools are list_dir")
+                .contains("the tools are apply_edit, run_command")
         );
     }
 }

@@ -54,12 +54,12 @@ pub struct ToolsState {
 
 /// The names of every tool; the UI and the model get exactly these.
 pub const TOOL_NAMES: &[&str] = &[
-    "list_dir",
-    "read_file",
-    "search",
-    "propose_edit",
     "apply_edit",
     "run_command",
+    "read_file",
+    "list_dir",
+    "search",
+    "propose_edit",
     "git",
 ];
 

@@ -163,7 +163,7 @@ impl Run {
             let (tool, arguments, state) = match call {
                 Ok(call) => {
                     let state = match tools::check(&call.name, &call.arguments) {
-                        Ok(()) => State::Queued,
+                        Ok(()) => self.repeated(&call.name, &call.arguments),
                         Err(why) => State::Refused(why),
                     };
                     (call.name, call.arguments, state)
@@ -191,6 +191,32 @@ impl Run {
         }
         self.messages.push(turn);
         self.report();
+    }
+
+    /// A call identical to the last step, which ran, is not run again (a small model can loop
+    /// on its last call; the person would be asked to approve it again and again): the model is
+    /// told to go on.
+    fn repeated(&self, tool: &str, arguments: &Value) -> State {
+        // The last step that was not refused (refusals, repeats included, change nothing).
+        let last = self
+            .steps
+            .iter()
+            .rev()
+            .find(|s| !matches!(s.state, State::Refused(_)));
+        match last {
+            Some(last)
+                if last.tool == tool
+                    && last.arguments == *arguments
+                    && last.state == State::Done =>
+            {
+                State::Refused(format!(
+                    "this is the same call as step {} ({}), which already ran; continue with the rest of the task, or answer if it is done",
+                    last.id.trim_start_matches("call_"),
+                    last.tool
+                ))
+            }
+            _ => State::Queued,
+        }
     }
 
     /// Moves finished steps' results into the history, in the order of the calls.
@@ -377,6 +403,36 @@ mod tests {
         stopped.stop();
         assert_eq!(stopped.steps()[0].state, State::Cancelled);
         assert_eq!(stopped.next(), Next::Done(End::Stopped));
+    }
+
+    #[test]
+    fn a_call_repeating_the_last_one_that_ran_is_not_run_again() {
+        let mut run = Run::new("sys", "t", 8);
+        let write = call("apply_edit", json!({"path": "a", "content": "x"}));
+        run.model_answered(&write, Vec::new());
+        run.step_finished(0, Outcome::Ran("wrote a".into()), 1.0);
+        run.model_answered(&write, Vec::new());
+        assert!(
+            matches!(&run.steps()[1].state, State::Refused(why) if why.contains("same call as step 1 (apply_edit)"))
+        );
+        assert_eq!(run.next(), Next::Ask, "the model hears it and goes on");
+        run.model_answered(&write, Vec::new());
+        assert!(
+            matches!(&run.steps()[2].state, State::Refused(_)),
+            "and again"
+        );
+        // A different call runs.
+        run.model_answered(&call("run_command", json!({"command": "ls"})), Vec::new());
+        assert_eq!(run.steps()[3].state, State::Queued);
+        let mut denied = Run::new("sys", "t", 8);
+        denied.model_answered(&write, Vec::new());
+        denied.step_finished(0, Outcome::Denied(String::new()), 1.0);
+        denied.model_answered(&write, Vec::new());
+        assert_eq!(
+            denied.steps()[1].state,
+            State::Queued,
+            "asking again after a denial is the person's call"
+        );
     }
 
     #[test]
