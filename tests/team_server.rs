@@ -1,7 +1,8 @@
 //! The team-server proxy (`/api/llm/v1/…`) on real loopback sockets: streaming relayed as it
 //! arrives with only the appliance's own headers, audited; refusals for an address outside the
-//! allowlist, a metadata address, a redirect, a DNS answer that changes, a forbidden path. The
-//! last test runs llama.cpp's real `llama-server` (opt-in: `AIRLOCK_LLAMA_SERVER`).
+//! allowlist, a metadata address, a redirect, a DNS answer that changes, a forbidden path; TLS
+//! verified against the admin's CA only. The last test runs llama.cpp's real `llama-server`
+//! (opt-in: `AIRLOCK_LLAMA_SERVER`).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -419,6 +420,90 @@ async fn a_dns_answer_is_checked_once_and_pinned() {
         1,
         "only the allowed answer was contacted"
     );
+}
+
+fn tls_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/tls")
+        .join(name)
+}
+
+/// TLS to an upstream: the certificate is checked for the base URL's name against the
+/// admin's CA file only, over the connection to the pinned address.
+#[tokio::test]
+async fn https_upstreams_are_verified_against_the_admins_ca_only() {
+    let reply = || {
+        Reply::Whole(json_response(
+            "200 OK",
+            r#"{"choices":[{"text":"secure"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#,
+        ))
+    };
+    let ours = FakeUpstream::start_tls(
+        reply(),
+        &tls_fixture("server.pem"),
+        &tls_fixture("server-key.pem"),
+    )
+    .await;
+    let stranger = FakeUpstream::start_tls(
+        reply(),
+        &tls_fixture("stranger.pem"),
+        &tls_fixture("stranger-key.pem"),
+    )
+    .await;
+    let ca = tls_fixture("team-ca.pem");
+    let upstream_at = |host: &str, port: u16| {
+        let config = toml_config(&format!(
+            "name = \"team\"\nbase_url = \"https://{host}:{port}/v1\"\nallow = [\"127.0.0.1/32\"]\nmodels = [\"m\"]\nca_file = {:?}",
+            ca.display().to_string()
+        ));
+        Upstream::compile(&config).unwrap()
+    };
+    let call = |team: Upstream| async move {
+        let dns = ScriptedDns {
+            answers: Mutex::new(VecDeque::from([vec!["127.0.0.1".parse().unwrap()]])),
+            asked: Mutex::new(0),
+        };
+        let own: Vec<SocketAddr> = vec!["127.0.0.1:1".parse().unwrap()];
+        let prepared = upstream::prepare(
+            std::slice::from_ref(&team),
+            br#"{"model":"m","prompt":"a"}"#,
+        )
+        .unwrap();
+        upstream::call(
+            &prepared,
+            Endpoint::Completions,
+            &dns,
+            &own,
+            Box::new(|_| {}),
+        )
+        .await
+        .map(|_| ())
+    };
+    // The team's server, by the name on its certificate.
+    call(upstream_at("team.test", ours.addr.port()))
+        .await
+        .expect("TLS to the team's server");
+    assert_eq!(ours.requests().len(), 1);
+    assert!(ours.requests()[0].starts_with("POST /v1/completions"));
+    // A server whose certificate another CA signed: refused, nothing sent.
+    let refused = call(upstream_at("team.test", stranger.addr.port()))
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("TLS"), "{refused}");
+    assert!(stranger.requests().is_empty());
+    // The right CA but another name than the certificate's: refused.
+    let refused = call(upstream_at("other.test", ours.addr.port()))
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("TLS"), "{refused}");
+    assert_eq!(ours.requests().len(), 1);
+    // A CA file that is not a certificate stops the appliance at start, with the reason.
+    let broken = toml_config(&format!(
+        "name = \"team\"\nbase_url = \"https://team.test/v1\"\nallow = [\"127.0.0.1/32\"]\nmodels = [\"m\"]\nca_file = {:?}",
+        tls_fixture("make.sh").display().to_string()
+    ));
+    let why = Upstream::compile(&broken).unwrap_err().to_string();
+    assert!(why.contains("no certificate"), "{why}");
 }
 
 fn toml_config(text: &str) -> UpstreamConfig {

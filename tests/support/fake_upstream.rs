@@ -1,12 +1,17 @@
 //! A stand-in OpenAI-compatible server on loopback for the proxy tests that are about the
-//! relay, not the model: it records every request it gets and answers from a script.
+//! relay, not the model: it records every request it gets and answers from a script, over
+//! plain TCP or TLS.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::path::Path;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+use tokio_rustls::TlsAcceptor;
 
 /// How the stand-in answers every request.
 #[derive(Clone)]
@@ -35,29 +40,47 @@ pub struct FakeUpstream {
 impl FakeUpstream {
     /// Listens on a free loopback port and answers every request with `reply`.
     pub async fn start(reply: Reply) -> Self {
+        Self::listen(reply, None).await
+    }
+
+    /// As [`Self::start`], speaking TLS with the certificate chain and key in the PEM files
+    /// `cert` and `key`.
+    pub async fn start_tls(reply: Reply, cert: &Path, key: &Path) -> Self {
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let key = PrivateKeyDer::from_pem_file(key).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        Self::listen(reply, Some(TlsAcceptor::from(Arc::new(config)))).await
+    }
+
+    async fn listen(reply: Reply, tls: Option<TlsAcceptor>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
         tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
+            while let Ok((stream, _)) = listener.accept().await {
                 let reply = reply.clone();
                 let seen = seen.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let request = read_request(&mut stream).await;
-                    seen.lock().unwrap().push(request);
-                    match reply {
-                        Reply::Whole(text) => {
-                            let _ = stream.write_all(text.as_bytes()).await;
-                        }
-                        Reply::Gated { first, rest, gate } => {
-                            let _ = stream.write_all(first.as_bytes()).await;
-                            let _ = stream.flush().await;
-                            gate.notified().await;
-                            let _ = stream.write_all(rest.as_bytes()).await;
+                    match tls {
+                        None => answer(stream, reply, seen).await,
+                        Some(acceptor) => {
+                            // A refused handshake (wrong CA, wrong name) is the test's point.
+                            if let Ok(secured) = acceptor.accept(stream).await {
+                                answer(secured, reply, seen).await;
+                            }
                         }
                     }
-                    let _ = stream.shutdown().await;
                 });
             }
         });
@@ -70,6 +93,28 @@ impl FakeUpstream {
     }
 }
 
+/// Reads one request and answers it from the script.
+async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    reply: Reply,
+    seen: Arc<Mutex<Vec<String>>>,
+) {
+    let request = read_request(&mut stream).await;
+    seen.lock().unwrap().push(request);
+    match reply {
+        Reply::Whole(text) => {
+            let _ = stream.write_all(text.as_bytes()).await;
+        }
+        Reply::Gated { first, rest, gate } => {
+            let _ = stream.write_all(first.as_bytes()).await;
+            let _ = stream.flush().await;
+            gate.notified().await;
+            let _ = stream.write_all(rest.as_bytes()).await;
+        }
+    }
+    let _ = stream.shutdown().await;
+}
+
 /// A JSON response with `Connection: close`.
 pub fn json_response(status: &str, body: &str) -> String {
     format!(
@@ -78,7 +123,7 @@ pub fn json_response(status: &str, body: &str) -> String {
     )
 }
 
-async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
+async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> String {
     let mut raw = Vec::new();
     let mut buffer = [0u8; 4096];
     loop {

@@ -34,11 +34,6 @@ pub async fn send(
         upstream: upstream.name.clone(),
         why,
     };
-    if upstream.scheme == Scheme::Https {
-        return Err(unreachable(
-            "HTTPS upstreams are not supported by this build".into(),
-        ));
-    }
     let key = upstream.api_key().map_err(|e| ProxyError::Key {
         upstream: upstream.name.clone(),
         why: e.to_string(),
@@ -48,10 +43,31 @@ pub async fn send(
         .map_err(|_| unreachable(format!("no connection to {addr} within 10 s")))?
         .map_err(|e| unreachable(format!("cannot connect to {addr}: {e}")))?;
     let _ = stream.set_nodelay(true);
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| unreachable(format!("HTTP handshake with {addr} failed: {e}")))?;
-    tokio::spawn(connection);
+    let handshake_failed =
+        |e: hyper::Error| unreachable(format!("HTTP handshake with {addr} failed: {e}"));
+    let mut sender = match &upstream.tls {
+        None => {
+            let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(handshake_failed)?;
+            tokio::spawn(connection);
+            sender
+        }
+        Some(config) => {
+            let secured = tokio::time::timeout(
+                CONNECT_TIMEOUT,
+                super::tls::connect(config.clone(), &upstream.host, stream),
+            )
+            .await
+            .map_err(|_| unreachable(format!("no TLS handshake with {addr} within 10 s")))?
+            .map_err(unreachable)?;
+            let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(secured))
+                .await
+                .map_err(handshake_failed)?;
+            tokio::spawn(connection);
+            sender
+        }
+    };
     let mut request = Request::builder()
         .method(method)
         .uri(format!("{}{path}", upstream.base_path))

@@ -78,6 +78,8 @@ pub struct Upstream {
     pub api_key_file: Option<PathBuf>,
     /// CA file for HTTPS.
     pub ca_file: Option<PathBuf>,
+    /// The TLS client for HTTPS (trusting only `ca_file`), loaded at start.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// Models offered.
     pub models: Vec<String>,
     /// Whole-call deadline.
@@ -138,6 +140,13 @@ impl Upstream {
             bail!("upstream {name}: timeout_s and the size limits must be above 0");
         }
         let allow = Allowlist::parse(&config.allow).with_context(|| format!("upstream {name}"))?;
+        let tls = match (&scheme, &config.ca_file) {
+            (Scheme::Https, Some(ca_file)) => Some(
+                super::tls::client_config(ca_file)
+                    .map_err(|why| anyhow::anyhow!("upstream {name}: {why}"))?,
+            ),
+            _ => None,
+        };
         Ok(Self {
             name: name.to_owned(),
             scheme,
@@ -147,6 +156,7 @@ impl Upstream {
             allow,
             api_key_file: config.api_key_file.clone(),
             ca_file: config.ca_file.clone(),
+            tls,
             models: config.models.clone(),
             timeout: Duration::from_secs(config.timeout_s),
             max_request_bytes: config.max_request_bytes,

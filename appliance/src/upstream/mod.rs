@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 pub mod relay;
 pub mod resolve;
+pub mod tls;
 pub mod usage;
 
 use std::fmt;
