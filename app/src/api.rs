@@ -158,7 +158,7 @@ async fn fetch(
 }
 
 /// The body as JSON (`null` when it is not JSON).
-async fn json_of(response: Response) -> Result<Value, ApiFailure> {
+pub async fn json_of(response: Response) -> Result<Value, ApiFailure> {
     let promise = response.text().map_err(ApiFailure::unreachable)?;
     let text = JsFuture::from(promise)
         .await

@@ -349,25 +349,13 @@ fn refusal(failure: &ApiFailure) -> String {
     }
 }
 
-async fn json_of(response: web_sys::Response) -> Value {
-    let Ok(promise) = response.text() else {
-        return Value::Null;
-    };
-    wasm_bindgen_futures::JsFuture::from(promise)
-        .await
-        .ok()
-        .and_then(|t| t.as_string())
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null)
-}
-
 /// `list_dir`, `read_file`, `search`, `propose_edit`, `git`: one JSON answer.
 async fn simple(state: IdeState, index: usize, tool: &str, arguments: &Value) -> Option<Outcome> {
     let response = match post(state, index, tool, arguments, false).await {
         Ok(response) => response,
         Err(outcome) => return outcome,
     };
-    let answer = json_of(response).await;
+    let answer = api::json_of(response).await.unwrap_or(Value::Null);
     let text = readable(tool, &answer);
     update_run(state, |r| r.step_output(index, &text));
     Some(Outcome::Ran(text))
@@ -503,7 +491,7 @@ async fn edit(state: IdeState, index: usize, arguments: &Value) -> Option<Outcom
         Ok(response) => response,
         Err(outcome) => return outcome,
     };
-    let answer = json_of(response).await;
+    let answer = api::json_of(response).await.unwrap_or(Value::Null);
     let version = answer["version"].as_str().unwrap_or_default().to_owned();
     state.assistant.agent.update(|v| {
         v.written.push(Written {
