@@ -1,5 +1,5 @@
 //! Bench: the inference engine on SmolLM2-135M Q4_1 — prefill and decode tok/s on the CPU
-//! reference engine and the GPU engine, per-token overhead (a decode step of a 1-layer model),
+//! engine (int8 kernels, on all cores and on one), the f32 reference and the GPU engine, per-token overhead (a decode step of a 1-layer model),
 //! the quantized matrix-vector kernel's GB/s next to a plain copy's on the same adapter, and
 //! each kind of kernel of a decode step against the same work done with burn's generic ops, and
 //! the device memory burn holds for the loaded model. Prints one JSON object. `cargo xtask
@@ -18,6 +18,7 @@ use airlock_inference::gpu::kernels::MatvecShape;
 use airlock_inference::gpu::kernels::{KvPrecision, PREFILL_LANES};
 use airlock_inference::gpu::upload::{encode_rows, layout_of};
 use airlock_inference::gpu::{GpuContext, GpuModel, GpuOptions, bench, burn_ops, cube_ops};
+use airlock_inference::model::cpu::Products;
 use airlock_inference::model::{CpuModel, Weights, load_gguf};
 use airlock_inference::sampling::SamplingParams;
 use serde_json::{Value, json};
@@ -30,10 +31,15 @@ const DECODE: usize = 32;
 /// KV-cache positions every engine here allocates.
 const CONTEXT: usize = 512;
 
-/// `kind` is "cpu", "gpu" (the adapter's default KV cache) or "gpu-f32" / "gpu-f16".
+/// `kind` is "cpu" (int8 kernels), "cpu-reference" (f32), "gpu" (the adapter's default KV
+/// cache) or "gpu-f32" / "gpu-f16".
 fn engine(kind: &str, weights: &Weights) -> Box<dyn Forward> {
     let kv_cache = match kind {
-        "cpu" => return Box::new(CpuModel::new(weights.clone(), CONTEXT)),
+        "cpu" => {
+            let model = CpuModel::with_products(weights.clone(), CONTEXT, Products::Int8);
+            return Box::new(model);
+        }
+        "cpu-reference" => return Box::new(CpuModel::new(weights.clone(), CONTEXT)),
         "gpu-f32" => Some(KvPrecision::F32),
         "gpu-f16" => Some(KvPrecision::F16),
         _ => None,
@@ -72,6 +78,16 @@ fn speed(kind: &str, weights: &Weights) -> Value {
         "prompt_tokens": PROMPT,
         "generated_tokens": generation.tokens.len(),
     })
+}
+
+/// Runs `f` on a pool of one thread (the CPU engine's products split rows over the pool they
+/// run in), to compare with peers measured on one thread.
+fn one_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a thread pool")
+        .install(f)
 }
 
 /// Median milliseconds of a decode step on the first layer only, at positions 1..=32.
@@ -321,6 +337,8 @@ fn main() {
             "gpu_shader_f16": ctx.has_f16,
         },
         "native_cpu_engine": speed("cpu", &weights),
+        "native_cpu_engine_1_thread": one_thread(|| speed("cpu", &weights)),
+        "native_cpu_reference_engine": speed("cpu-reference", &weights),
         "native_gpu_engine": speed("gpu", &weights),
         "decode_step_ms_one_layer": {
             "cpu": step_overhead("cpu", &weights),

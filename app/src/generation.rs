@@ -6,14 +6,14 @@
 //! Options (all optional): `maxTokens` (256), `temperature` (0 = greedy), `topK` (0 = all),
 //! `topP` (1), `repeatPenalty` (1), `seed` (0), `stop` (strings), `chat` (wrap the prompt as a
 //! user turn in the model's chat template), `onText` (called with each new piece of text),
-//! `signal` (an `AbortSignal`), `shape` ("thread" | "workgroup").
+//! `signal` (an `AbortSignal`), `shape` ("thread" | "workgroup"), `engine` ("auto" | "gpu" |
+//! "cpu"; default: the Models panel's setting).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use airlock_inference::chat::Message;
 use airlock_inference::generate::{Generator, Next, Request, StopReason};
-use airlock_inference::gpu::GpuModel;
 use airlock_inference::loaded::stop_tokens;
 use airlock_inference::sampling::SamplingParams;
 use airlock_inference::tokenizer::Tokenizer;
@@ -22,7 +22,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use crate::engine::runner::Runner;
 use crate::engine::{LoadOptions, Loaded, error, load_with, prompt_ids};
+use crate::model::engine_choice::{EngineKind, Preference};
 
 /// A loaded model, or a marker that a call is using (or loading) it.
 enum Slot {
@@ -34,8 +36,8 @@ thread_local! {
     static MODELS: RefCell<HashMap<String, Slot>> = RefCell::new(HashMap::new());
 }
 
-/// Takes model `name` for one generation: the kept one, or a fresh load. Errs while another
-/// call holds it.
+/// Takes model `name` for one generation: the kept one, or a fresh load (also when the call
+/// names the other engine than the kept one runs on). Errs while another call holds it.
 pub(crate) async fn take(
     name: &str,
     options: &LoadOptions,
@@ -50,7 +52,14 @@ pub(crate) async fn take(
             None => Ok(None),
         }
     })?;
-    if let Some(loaded) = kept {
+    let wanted = match options.engine {
+        Some(Preference::Cpu) => Some(EngineKind::Cpu),
+        Some(Preference::Gpu) => Some(EngineKind::Gpu),
+        Some(Preference::Auto) | None => None,
+    };
+    if let Some(loaded) = kept
+        && wanted.is_none_or(|kind| kind == loaded.runner.kind())
+    {
         return Ok((loaded, true));
     }
     match load_with(name, options).await {
@@ -172,7 +181,7 @@ async fn generate(name: String, text: JsValue, options: JsValue) -> Result<JsVal
     };
     let signal = field(&options, "signal");
     let started = js_sys::Date::now();
-    let (mut loaded, cached) = take(&name, &LoadOptions::from_js(&options)).await?;
+    let (mut loaded, cached) = take(&name, &LoadOptions::from_js(&options)?).await?;
     let load_ms = js_sys::Date::now() - started;
     let result = run(
         &mut loaded,
@@ -205,10 +214,10 @@ pub(crate) struct Timing {
     pub decode_ms: f64,
 }
 
-/// Runs `generator` to its end on `gpu`: the prompt, then each token it asks for, every GPU
-/// read awaited. The browser's counterpart of the native `generate` loop.
+/// Runs `generator` to its end on `runner`: the prompt, then each token it asks for, every
+/// GPU read awaited. The browser's counterpart of the native `generate` loop.
 pub(crate) async fn drive(
-    gpu: &mut GpuModel,
+    runner: &mut Runner,
     tokenizer: &Tokenizer,
     generator: &mut Generator<'_>,
     cancelled: impl Fn() -> bool,
@@ -218,8 +227,8 @@ pub(crate) async fn drive(
     // back one index instead of every logit.
     let want = generator.wants();
     let started = js_sys::Date::now();
-    let mut output = gpu
-        .forward_for_async(want, generator.prompt(), 0)
+    let mut output = runner
+        .forward_for(want, generator.prompt(), 0)
         .await
         .map_err(error)?;
     let prefilled = js_sys::Date::now();
@@ -227,8 +236,8 @@ pub(crate) async fn drive(
     let stop = loop {
         match generator.step(&mut output, &token_bytes, cancelled(), emit) {
             Next::Forward { token, position } => {
-                output = gpu
-                    .forward_for_async(want, &[token], position)
+                output = runner
+                    .forward_for(want, &[token], position)
                     .await
                     .map_err(error)?;
             }
@@ -253,7 +262,7 @@ async fn run(
 ) -> Result<Object, JsValue> {
     request.prompt = prompt(loaded, text, options)?;
     request.stop_tokens = stop_tokens(&loaded.chat, &loaded.tokenizer);
-    let mut generator = Generator::new(&request, loaded.gpu.capacity()).map_err(error)?;
+    let mut generator = Generator::new(&request, loaded.runner.capacity()).map_err(error)?;
     let aborted =
         || signal.is_some_and(|s| Reflect::get(s, &"aborted".into()).is_ok_and(|a| a.is_truthy()));
     // A callback that throws ends the generation like an abort (its error is returned).
@@ -266,7 +275,7 @@ async fn run(
         }
     };
     let (stop, timing) = drive(
-        &mut loaded.gpu,
+        &mut loaded.runner,
         &loaded.tokenizer,
         &mut generator,
         aborted,
@@ -289,8 +298,10 @@ async fn run(
     set("stopReason", stop_name(generation.stop).into())?;
     set("promptTokens", JsValue::from(request.prompt.len() as u32))?;
     set("adapter", loaded.adapter.clone().into())?;
-    set("shape", format!("{:?}", loaded.gpu.matvec_shape()).into())?;
-    set("kvCache", format!("{:?}", loaded.gpu.kv_precision()).into())?;
+    set("shape", loaded.runner.shape().into())?;
+    set("kvCache", loaded.runner.kv_cache().into())?;
+    set("engine", loaded.runner.kind().name().into())?;
+    set("engineReason", loaded.decision.reason.clone().into())?;
     set("prefillMs", timing.prefill_ms.into())?;
     set("decodeMs", timing.decode_ms.into())?;
     Ok(result)

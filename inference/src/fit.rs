@@ -139,6 +139,19 @@ pub struct Limits {
     pub memory: Option<u64>,
 }
 
+impl Limits {
+    /// The CPU engine in a page: everything lives in one wasm32 memory (at most 4 GiB, of
+    /// which the IDE itself keeps about 256 MiB), with no per-buffer limit; f32 KV cache.
+    pub fn wasm_cpu() -> Self {
+        Limits {
+            max_binding: u64::MAX / 4,
+            max_buffer: u64::MAX / 4,
+            shader_f16: false,
+            memory: Some((4096 - 256) * 1024 * 1024),
+        }
+    }
+}
+
 /// Whether a model fits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -207,7 +220,7 @@ pub fn fit(info: &ModelInfo, context: u64, limits: &Limits) -> Fit {
     } else if let Some(memory) = limits.memory.filter(|m| total > *m) {
         Verdict::TooLarge {
             reason: format!(
-                "needs {} but the GPU offers {}",
+                "needs {} but only {} is available",
                 bytes(total),
                 bytes(memory)
             ),

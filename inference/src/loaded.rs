@@ -10,8 +10,10 @@ use crate::tokenizer::Tokenizer;
 /// Which engine runs the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EngineKind {
-    /// The CPU reference engine.
+    /// The CPU engine with int8 products (the speed path where no GPU is usable).
     Cpu,
+    /// The CPU engine with f32 products: the reference the others are checked against.
+    CpuReference,
     /// The GPU engine (wgpu).
     Gpu,
 }
@@ -82,7 +84,14 @@ impl LoadedModel {
         gpu: crate::gpu::GpuOptions,
     ) -> Result<Box<dyn crate::generate::Forward>, ModelError> {
         Ok(match kind {
-            EngineKind::Cpu => Box::new(crate::model::CpuModel::new(self.weights.clone(), context)),
+            EngineKind::Cpu => Box::new(crate::model::CpuModel::with_products(
+                self.weights.clone(),
+                context,
+                crate::model::cpu::Products::Int8,
+            )),
+            EngineKind::CpuReference => {
+                Box::new(crate::model::CpuModel::new(self.weights.clone(), context))
+            }
             EngineKind::Gpu => Box::new(
                 pollster::block_on(crate::gpu::GpuModel::new(&self.weights, context, gpu))
                     .map_err(|e| ModelError::Invalid(e.to_string()))?,

@@ -102,7 +102,7 @@ fn check_against_references(name: &str, path: &str) {
         assert_eq!(ours, ids(&case["ids"]), "{name}: tokens of {text:?}");
         assert_eq!(loaded.tokenizer.decode(&ours), text, "{name}: round trip");
     }
-    let engines = [EngineKind::Cpu, EngineKind::Gpu];
+    let engines = [EngineKind::CpuReference, EngineKind::Cpu, EngineKind::Gpu];
     for (kind, case) in engines.iter().flat_map(|k| {
         reference["greedy"]
             .as_array()

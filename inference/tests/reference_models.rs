@@ -173,3 +173,85 @@ fn a_prompt_longer_than_the_context_is_an_error_not_a_crash() {
             .contains("outside the vocabulary")
     );
 }
+
+/// The two largest values of `logits`, and the index of the largest.
+fn top_two(logits: &[f32]) -> (usize, f32, f32) {
+    let mut best = (0, f32::MIN, f32::MIN);
+    for (i, v) in logits.iter().enumerate() {
+        if *v > best.1 {
+            best = (i, *v, best.1);
+        } else if *v > best.2 {
+            best.2 = *v;
+        }
+    }
+    best
+}
+
+/// The int8 products on every GGUF block type: logits near transformers', and, teacher-forced
+/// along the reference's greedy continuation, the same argmax wherever the reference's lead
+/// over the runner-up is clearly larger than int8 rounding (random tiny models have near-ties
+/// that any activation rounding flips, llama.cpp's included).
+#[test]
+fn int8_products_keep_every_gguf_block_type_near_transformers_and_its_clear_choices() {
+    use airlock_inference::model::cpu::Products;
+    for family in FAMILIES {
+        for label in GGUF_TYPES {
+            let reference = reference(family);
+            let prompt = ids(&reference["prompt_ids"]);
+            let case = &reference["cases"][&format!("gguf-{label}")];
+            let weights = gguf_weights(family, label);
+            let mut int8 = CpuModel::with_products(weights.clone(), 256, Products::Int8);
+            let error = scaled_error(&mut int8, &prompt, case);
+            assert!(
+                error < 0.04,
+                "{family} {label}: logits off by {error} of the range"
+            );
+            let expected = ids(&case["greedy"]);
+            let mut forced = prompt.clone();
+            forced.extend(&expected[..expected.len() - 1]);
+            let mut f32_model = CpuModel::new(weights, 256);
+            let want = f32_model.forward_all(&forced, 0, true).unwrap();
+            let got = int8.forward_all(&forced, 0, true).unwrap();
+            let (mut clear, mut agree) = (0, 0);
+            for (step, token) in expected.iter().enumerate() {
+                let at = prompt.len() - 1 + step;
+                let (best, first, second) = top_two(&want[at]);
+                assert_eq!(
+                    best as u32, *token,
+                    "{family} {label}: the reference's own choice"
+                );
+                let range = first - want[at].iter().fold(f32::MAX, |m, v| m.min(*v));
+                if first - second > 2.0 * error * range {
+                    clear += 1;
+                    agree += usize::from(top_two(&got[at]).0 as u32 == *token);
+                }
+            }
+            eprintln!(
+                "{family} {label}: int8 off by {error} of the range; {agree} of {clear} clear choices kept"
+            );
+            assert!(
+                clear >= 8,
+                "{family} {label}: only {clear} clear choices to check"
+            );
+            assert_eq!(agree, clear, "{family} {label}: a clear choice changed");
+        }
+    }
+}
+
+#[test]
+fn the_int8_engines_greedy_tokens_of_the_browser_fixtures_are_pinned() {
+    use airlock_inference::model::cpu::Products;
+    let pinned: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir("").join("int8_greedy.json")).unwrap())
+            .unwrap();
+    for (family, label) in [("llama", "q8_0"), ("qwen2", "q6_k"), ("qwen3", "q4_k")] {
+        let prompt = ids(&reference(family)["prompt_ids"]);
+        let weights = gguf_weights(family, label);
+        let mut int8 = CpuModel::with_products(weights, 256, Products::Int8);
+        assert_eq!(
+            greedy(&mut int8, &prompt, 32),
+            ids(&pinned[family]),
+            "{family} {label}: the browser e2e suite checks its CPU engine against these"
+        );
+    }
+}

@@ -85,7 +85,12 @@ test("the Models panel shows SmolLM2's facts and a fit verdict for this browser"
   assert.match(facts, /llama · 135M params · F32\+Q4_1\+Q8_0 · 93\.8 MiB · context 8192/);
   const fit = smol.locator(".fit");
   await fit.and(page.locator('[data-verdict="ok"]')).waitFor();
-  assert.match(await fit.textContent(), /^Fits this browser's GPU: weights 9\d\.\d MiB \+ KV cache .* \+ activations .* = 1\d\d\.\d MiB$/);
+  assert.match(await fit.textContent(), /^Fits this browser's memory \(CPU engine\): weights 9\d\.\d MiB \+ KV cache .*f32.* \+ activations .* = 1\d\d\.\d MiB$/);
+  // Forcing WebGPU in the engine setting turns the verdict to the GPU's limits.
+  await page.locator(".engine-choice").selectOption("gpu");
+  await fit.filter({ hasText: /^Fits this browser's GPU: / }).waitFor();
+  await page.locator(".engine-choice").selectOption("auto");
+  await fit.filter({ hasText: /^Fits this browser's memory/ }).waitFor();
   assert.match(await page.locator(".adapter-note").textContent(), /software renderer \(google\/swiftshader\)/i);
   assert.match(await row(TINY).locator(".model-facts").textContent(), /qwen2 .* FIM \(qwen\)/);
 });
@@ -99,7 +104,8 @@ test("SmolLM2 loads with progress; after a reload it comes from the browser cach
   assert.ok(first.progress.some((p) => /of 93\.8 MiB · \d+ of \d+ tensors/.test(p)), JSON.stringify(first.progress));
   assert.equal(await servedBytes() - before, fileBytes, "the whole file came from the appliance once");
   await row(SMOL).locator(".badge.cached").waitFor();
-  assert.match(await row(SMOL).locator(".speed").textContent(), /^Measured on this adapter: \d+\.\d\d tok\/s decoding$/);
+  assert.match(await row(SMOL).locator(".speed").textContent(), /^Measured in this browser: \d+\.\d\d tok\/s decoding$/);
+  assert.match(await row(SMOL).locator('.engine[data-engine="cpu"]').textContent(), /^Runs on the CPU: the CPU is faster here: /);
 
   await page.reload();
   await page.locator('.tree-row[data-path="src"]').waitFor();

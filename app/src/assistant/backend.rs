@@ -152,7 +152,7 @@ pub async fn generate(
                 _ => None,
             },
         };
-        let context = loaded.gpu.capacity();
+        let context = loaded.runner.capacity();
         let mut generator = Generator::new(&request, context).map_err(|e| e.to_string())?;
         let mut first_text_ms = 0.0;
         let mut emit = |piece: &str| {
@@ -164,7 +164,7 @@ pub async fn generate(
             }
         };
         let (stop, timing) = drive(
-            &mut loaded.gpu,
+            &mut loaded.runner,
             &loaded.tokenizer,
             &mut generator,
             || cancel.get(),

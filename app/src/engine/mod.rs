@@ -1,24 +1,30 @@
-//! The in-browser inference engine (airlock-inference on WebGPU), exposed to the page as
-//! `globalThis.airlockEngine.greedy(modelName, prompt, maxTokens, options?)`: streams a model
-//! the appliance serves from its `--models` folder onto the GPU tensor by tensor (the wasm heap
-//! holds the header and about one tensor, never the file), runs greedy decoding and resolves
-//! with the tokens, the text and timings. The browser e2e suite checks its tokens against the
+//! The in-browser inference engine (airlock-inference on WebGPU or on the CPU), exposed to the
+//! page as `globalThis.airlockEngine.greedy(modelName, prompt, maxTokens, options?)`: picks
+//! the engine (the user's setting, or a timed probe of the model's shape, `probe.rs`), then
+//! streams a model the appliance serves from its `--models` folder onto the GPU tensor by
+//! tensor (the wasm heap holds the header and about one tensor, never the file) or, for the
+//! CPU engine, into the page's memory; runs greedy decoding and resolves with the tokens, the
+//! text, timings and the engine with its reason. The browser e2e suite checks its tokens against the
 //! native engine's. `generation.rs` adds `generate` (sampling, stops, streaming, cancellation)
 //! over models it keeps loaded.
 
 pub mod cache;
+pub mod probe;
+pub mod runner;
 pub mod stream;
 
 use std::cell::Cell;
 use std::rc::Rc;
 
 use airlock_inference::chat::ChatTemplate;
+use airlock_inference::file_image::FileImage;
 use airlock_inference::fim::FimFormat;
 use airlock_inference::generate::{Generator, Request, StopReason};
 use airlock_inference::gpu::kernels::MatvecShape;
 use airlock_inference::gpu::{GpuModel, GpuOptions};
 use airlock_inference::loaded::chat_template;
-use airlock_inference::model::load_gguf_layout;
+use airlock_inference::model::cpu::Products;
+use airlock_inference::model::{CpuModel, load_gguf, load_gguf_layout};
 use airlock_inference::sampling::SamplingParams;
 use airlock_inference::tokenizer::Tokenizer;
 use airlock_protocol::models::{ModelHealth, ModelList, ModelSummary};
@@ -29,6 +35,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
 use crate::generation::drive;
+use crate::model::engine_choice::{Decision, EngineKind, Preference, decide, needs_probe};
+use runner::Runner;
 use stream::{ModelStream, OnProgress};
 
 /// KV cache positions the page engine allocates.
@@ -58,30 +66,61 @@ pub(crate) struct LoadOptions {
     pub on_progress: Option<OnProgress>,
     /// Set to stop the load.
     pub cancel: Option<Rc<Cell<bool>>>,
+    /// The engine asked for (`options.engine`); `None`: the Models panel's setting.
+    pub engine: Option<Preference>,
 }
 
-impl LoadOptions {
-    /// From a JS options object (`shape`).
-    pub fn from_js(options: &JsValue) -> Self {
-        let shape = Reflect::get(options, &"shape".into())
-            .ok()
-            .and_then(|v| v.as_string())
-            .and_then(|s| match s.as_str() {
-                "thread" => Some(MatvecShape::Thread),
-                "workgroup" => Some(MatvecShape::Workgroup),
-                _ => None,
-            });
-        Self {
-            shape,
-            ..Self::default()
-        }
+/// Where the Models panel keeps the engine setting.
+const ENGINE_SETTING: &str = "airlock.engine";
+
+/// The engine setting the Models panel saved (automatic when none).
+pub(crate) fn saved_preference() -> Preference {
+    web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|s| s.get_item(ENGINE_SETTING).ok().flatten())
+        .and_then(|v| Preference::parse(&v).ok())
+        .unwrap_or_default()
+}
+
+/// Saves the Models panel's engine setting for the next loads.
+pub(crate) fn save_preference(preference: Preference) {
+    if let Some(s) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = s.set_item(ENGINE_SETTING, preference.name());
     }
 }
 
-/// A model on the page's GPU with what generating from it needs.
+impl LoadOptions {
+    /// From a JS options object (`shape`: "thread" | "workgroup"; `engine`: "auto" | "gpu" |
+    /// "cpu").
+    pub fn from_js(options: &JsValue) -> Result<Self, JsValue> {
+        let text = |key: &str| {
+            Reflect::get(options, &key.into())
+                .ok()
+                .and_then(|v| v.as_string())
+        };
+        let shape = text("shape").and_then(|s| match s.as_str() {
+            "thread" => Some(MatvecShape::Thread),
+            "workgroup" => Some(MatvecShape::Workgroup),
+            _ => None,
+        });
+        let engine = text("engine")
+            .map(|e| Preference::parse(&e))
+            .transpose()
+            .map_err(error)?;
+        Ok(Self {
+            shape,
+            engine,
+            ..Self::default()
+        })
+    }
+}
+
+/// A model on one of the page's engines with what generating from it needs.
 pub(crate) struct Loaded {
     /// The model and its KV cache.
-    pub gpu: GpuModel,
+    pub runner: Runner,
+    /// Which engine and why.
+    pub decision: Decision,
     /// Its tokenizer.
     pub tokenizer: Tokenizer,
     /// Its chat template (or the documented fallback).
@@ -120,7 +159,7 @@ pub(crate) async fn lookup(name: &str) -> Option<ModelSummary> {
 
 /// Loads model `name` (JS options object: `shape`).
 pub(crate) async fn load(name: &str, options: &JsValue) -> Result<Loaded, JsValue> {
-    load_with(name, &LoadOptions::from_js(options)).await
+    load_with(name, &LoadOptions::from_js(options)?).await
 }
 
 /// Loads model `name`: from the browser's cache when it holds bytes with the manifest's
@@ -256,10 +295,84 @@ async fn load_from(
         matvec_shape: Some(options.shape.unwrap_or_else(|| shape_for(&architecture))),
         ..GpuOptions::default()
     };
-    let mut gpu = GpuModel::new(&weights, CONTEXT, gpu_options)
+    let decision = choose(&weights, options, &architecture, &gpu_options).await;
+    let (runner, adapter, peak) = match decision.engine {
+        EngineKind::Cpu => {
+            drop(weights);
+            let (bytes, hash) = stream.whole(file.tensors.len()).await?;
+            if sha256.is_some_and(|expected| expected != hash) {
+                return Err(Failure::Mismatch);
+            }
+            let image = FileImage::from_vec(bytes);
+            let weights = load_gguf(&image, &file).map_err(error)?;
+            let held = image.bytes().len();
+            let cpu = CpuModel::with_products(weights, CONTEXT, Products::Int8);
+            (
+                Runner::Cpu(cpu),
+                "CPU (int8 WebAssembly SIMD)".to_owned(),
+                held,
+            )
+        }
+        EngineKind::Gpu => {
+            let gpu = place_on_gpu(&mut stream, &weights, &file, gpu_options).await?;
+            drop(weights);
+            let (hash, peak) = stream.finish().await?;
+            if sha256.is_some_and(|expected| expected != hash) {
+                return Err(Failure::Mismatch);
+            }
+            let adapter = format!("{} {architecture}", gpu.adapter());
+            (Runner::Gpu(gpu), adapter, peak)
+        }
+    };
+    Ok(Loaded {
+        runner,
+        decision,
+        tokenizer,
+        chat,
+        fim,
+        peak,
+        adapter,
+        from_cache,
+        cache_note: None,
+    })
+}
+
+/// The engine for this load: the user's choice, or the faster one on a probe of the model's
+/// shape (a probe that fails leaves WebGPU untried: the CPU).
+async fn choose(
+    layout: &airlock_inference::model::Weights,
+    options: &LoadOptions,
+    architecture: &str,
+    gpu_options: &GpuOptions,
+) -> Decision {
+    let preference = options.engine.unwrap_or_else(saved_preference);
+    let adapter = request_adapter().await.map(|_| architecture.to_owned());
+    if !needs_probe(preference, adapter.is_some()) {
+        return decide(preference, adapter.as_deref(), None);
+    }
+    let label = adapter.clone().unwrap_or_default();
+    match probe::measure(layout, &label, gpu_options.clone()).await {
+        Ok(measured) => decide(preference, adapter.as_deref(), Some(measured)),
+        Err(e) => Decision {
+            engine: EngineKind::Cpu,
+            reason: format!(
+                "WebGPU failed its probe ({})",
+                crate::api::js_error_text(&e)
+            ),
+        },
+    }
+}
+
+/// Streams each tensor's bytes onto the GPU as they arrive.
+async fn place_on_gpu(
+    stream: &mut ModelStream,
+    weights: &airlock_inference::model::Weights,
+    file: &airlock_inference::gguf::GgufFile,
+    gpu_options: GpuOptions,
+) -> Result<GpuModel, Failure> {
+    let mut gpu = GpuModel::new(weights, CONTEXT, gpu_options)
         .await
         .map_err(|e| error(format!("the model could not be placed on the GPU: {e}")))?;
-    drop(weights);
     let mut tensors = file.tensors.clone();
     tensors.sort_by_key(|t| t.file_offset);
     for tensor in &tensors {
@@ -272,21 +385,7 @@ async fn load_from(
     if !missing.is_empty() {
         return Err(error(format!("the model file lacks {}", missing.join(", "))).into());
     }
-    let (hash, peak) = stream.finish().await?;
-    if sha256.is_some_and(|expected| expected != hash) {
-        return Err(Failure::Mismatch);
-    }
-    let adapter = format!("{} {architecture}", gpu.adapter());
-    Ok(Loaded {
-        gpu,
-        tokenizer,
-        chat,
-        fim,
-        peak,
-        adapter,
-        from_cache,
-        cache_note: None,
-    })
+    Ok(gpu)
 }
 
 /// Prompt token ids: a string is tokenized (special tokens parsed), an array is taken as ids.
@@ -369,7 +468,8 @@ async fn greedy(
 ) -> Result<JsValue, JsValue> {
     let started = js_sys::Date::now();
     let Loaded {
-        mut gpu,
+        mut runner,
+        decision,
         tokenizer,
         peak,
         adapter,
@@ -384,8 +484,15 @@ async fn greedy(
         stop_strings: Vec::new(),
         tools: None,
     };
-    let mut generator = Generator::new(&request, gpu.capacity()).map_err(error)?;
-    let (_, timing) = drive(&mut gpu, &tokenizer, &mut generator, || false, &mut |_| {}).await?;
+    let mut generator = Generator::new(&request, runner.capacity()).map_err(error)?;
+    let (_, timing) = drive(
+        &mut runner,
+        &tokenizer,
+        &mut generator,
+        || false,
+        &mut |_| {},
+    )
+    .await?;
     let tokens = generator
         .finish(StopReason::MaxTokens, &mut |_| {}, 0.0, 0.0)
         .tokens;
@@ -403,8 +510,10 @@ async fn greedy(
     set("text", tokenizer.decode(&tokens).into())?;
     set("promptTokens", JsValue::from(ids.len() as u32))?;
     set("adapter", adapter.into())?;
-    set("shape", format!("{:?}", gpu.matvec_shape()).into())?;
-    set("kvCache", format!("{:?}", gpu.kv_precision()).into())?;
+    set("shape", runner.shape().into())?;
+    set("kvCache", runner.kv_cache().into())?;
+    set("engine", runner.kind().name().into())?;
+    set("engineReason", decision.reason.into())?;
     set("loadMs", (uploaded - started).into())?;
     set("peakBufferedBytes", JsValue::from(peak as f64))?;
     set("prefillMs", timing.prefill_ms.into())?;

@@ -148,6 +148,29 @@ impl ModelStream {
         }
     }
 
+    /// The whole file, for the CPU engine (which keeps it in the page), and the SHA-256 of
+    /// every byte read (`tensors`: how many the file has, all placed once it is read). Only
+    /// before [`ModelStream::range`] has dropped any bytes.
+    pub async fn whole(mut self, tensors: usize) -> Result<(Vec<u8>, String), JsValue> {
+        self.progress.tensor_total = tensors;
+        if self.start != 0 {
+            return Err(error("the model download was already partly consumed"));
+        }
+        self.buffer
+            .reserve_exact((self.total() as usize).saturating_sub(self.buffer.len()));
+        while self.read().await? {}
+        if self.buffer.len() as u64 != self.total() {
+            return Err(error(format!(
+                "the model download has {} bytes, {} expected",
+                self.buffer.len(),
+                self.total()
+            )));
+        }
+        self.progress.tensors = tensors;
+        self.report();
+        Ok((self.buffer, hex(&self.hasher.finalize())))
+    }
+
     /// Reads to the end and returns the SHA-256 (lower-case hex) of every byte read.
     pub async fn finish(mut self) -> Result<(String, usize), JsValue> {
         self.buffer.clear();

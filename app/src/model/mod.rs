@@ -4,6 +4,7 @@ pub mod agent;
 pub mod airgap;
 pub mod chat;
 pub mod completion;
+pub mod engine_choice;
 pub mod errors;
 pub mod fit_hint;
 pub mod markdown;

@@ -23,7 +23,9 @@ const USAGE: &str = "usage: airlock-generate --model FILE.gguf --prompt TEXT [op
   --chat                wrap the prompt in the model's chat template
   --fim-suffix TEXT     fill in the middle: the prompt is the prefix, TEXT the suffix
   --context N           KV cache positions (default 4096)
-  --engine cpu|gpu      where the forward pass runs (default gpu; cpu is the reference)
+  --engine cpu|cpu-reference|gpu
+                        where the forward pass runs (default gpu; cpu = int8 products,
+                        cpu-reference = the f32 oracle)
   --kv-cache f16|f32    GPU KV cache precision (default f16 where the GPU has shader-f16)
   --show-tokens         print the generated token ids to stderr";
 
@@ -82,8 +84,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--engine" => {
                 options.engine = match value()?.as_str() {
                     "cpu" => EngineKind::Cpu,
+                    "cpu-reference" => EngineKind::CpuReference,
                     "gpu" => EngineKind::Gpu,
-                    other => return Err(format!("--engine: {other:?} is not cpu or gpu")),
+                    other => {
+                        return Err(format!(
+                            "--engine: {other:?} is not cpu, cpu-reference or gpu"
+                        ));
+                    }
                 }
             }
             "--kv-cache" => {

@@ -1,9 +1,17 @@
 //! A weight matrix in whichever form it was loaded (f32, a GGUF block type kept quantized, or
 //! Airlock's block-32 format), with the row-at-a-time products the CPU engine needs.
 
+use super::kernels::{self, Q8Activations, QuantRows};
 use crate::file_image::FileImage;
 use crate::gguf::{GgmlType, dequantize_into};
 use crate::quant::BlockQuantized;
+
+/// Buffers the int8 products reuse between calls (one per model).
+#[derive(Debug, Default)]
+pub struct Int8Scratch {
+    acts: Q8Activations,
+    spare: Vec<f32>,
+}
 
 /// How a matrix's values are stored.
 #[derive(Debug, Clone)]
@@ -80,6 +88,41 @@ impl Matrix {
         for (slot, row) in out.iter_mut().zip(range) {
             self.row_into(row, &mut scratch);
             *slot = dot(&scratch, x);
+        }
+    }
+
+    /// `out[t] = W x[t]` for every vector `x[t]` in `x` (`tokens × cols` in, `tokens × rows`
+    /// out). With `int8`, GGUF block types take the int8 kernels (one pass over the weights for
+    /// all tokens); f32 and safetensors storage, or no `int8`, take the reference `matvec`.
+    pub fn matmul(&self, x: &[f32], out: &mut [f32], int8: Option<&mut Int8Scratch>) {
+        debug_assert_eq!(x.len() / self.cols * self.rows, out.len());
+        if let (
+            Some(scratch),
+            Storage::Ggml {
+                ggml_type,
+                bytes,
+                offset,
+                row_bytes,
+            },
+        ) = (int8, &self.storage)
+            && kernels::supported(*ggml_type)
+        {
+            scratch.acts.quantize(x, self.cols);
+            let rows = QuantRows {
+                ggml_type: *ggml_type,
+                bytes: &bytes.bytes()[*offset..*offset + self.rows * row_bytes],
+                row_bytes: *row_bytes,
+                rows: self.rows,
+                cols: self.cols,
+            };
+            kernels::matmul(rows, &scratch.acts, out, &mut scratch.spare);
+            return;
+        }
+        for (xt, ot) in x
+            .chunks_exact(self.cols)
+            .zip(out.chunks_exact_mut(self.rows))
+        {
+            self.matvec(xt, ot);
         }
     }
 

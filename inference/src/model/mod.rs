@@ -3,8 +3,10 @@
 
 pub mod cpu;
 pub mod error;
+pub mod kernels;
 pub mod matrix;
 pub mod rope;
+pub mod synthetic;
 pub mod weights;
 
 pub use cpu::CpuModel;

@@ -137,7 +137,7 @@ fn send(state: IdeState, question: String) {
             }
             let context = match crate::assistant::team::id(&model) {
                 Some(_) => crate::assistant::team::CONTEXT,
-                None => generation::with_loaded(&model, |l| l.gpu.capacity())
+                None => generation::with_loaded(&model, |l| l.runner.capacity())
                     .ok_or_else(|| format!("{model} is busy or not loaded"))?,
             };
             let count = |text: &str| {

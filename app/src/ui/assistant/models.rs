@@ -19,6 +19,7 @@ use crate::api::{self, js_error_text};
 use crate::engine::stream::Progress;
 use crate::engine::{CONTEXT, LoadOptions, cache};
 use crate::generation;
+use crate::model::engine_choice::{EngineKind, Preference};
 use crate::ui::IdeState;
 
 thread_local! {
@@ -143,6 +144,15 @@ pub fn load(state: IdeState, name: String) {
                 if let Some(why) = &loaded.cache_note {
                     note.push_str(&format!(" — {why}"));
                 }
+                let engine = (
+                    name.clone(),
+                    loaded.runner.kind(),
+                    loaded.decision.reason.clone(),
+                );
+                a.engines.update(|e| {
+                    e.retain(|(n, _, _)| *n != name);
+                    e.push(engine);
+                });
                 generation::give_back(&name, loaded);
                 if let Some(speed) = probe_speed(&name).await {
                     a.speeds.update(|s| {
@@ -239,9 +249,10 @@ fn describe(m: &ModelSummary) -> String {
 fn verdict(
     m: &ModelSummary,
     adapter: Option<&Adapter>,
+    preference: Preference,
     team: Option<&str>,
 ) -> (String, &'static str) {
-    let (text, class) = browser_verdict(m, adapter);
+    let (text, class) = browser_verdict(m, adapter, expected_engine(preference, adapter));
     let fits = class == "ok";
     let software = adapter.is_some_and(|a| a.software);
     match crate::model::fit_hint::team_hint(fits, software, team) {
@@ -250,12 +261,28 @@ fn verdict(
     }
 }
 
-fn browser_verdict(m: &ModelSummary, adapter: Option<&Adapter>) -> (String, &'static str) {
-    let Some(adapter) = adapter else {
-        return ("This browser offers no WebGPU adapter".into(), "bad");
-    };
+/// The engine a load will most likely pick: the setting, or automatically the CPU where the
+/// adapter is missing or a software renderer (the load's probe decides for certain).
+fn expected_engine(preference: Preference, adapter: Option<&Adapter>) -> EngineKind {
+    match (preference, adapter) {
+        (Preference::Cpu, _) | (_, None) => EngineKind::Cpu,
+        (Preference::Gpu, Some(_)) => EngineKind::Gpu,
+        (Preference::Auto, Some(a)) if a.software => EngineKind::Cpu,
+        (Preference::Auto, Some(_)) => EngineKind::Gpu,
+    }
+}
+
+fn browser_verdict(
+    m: &ModelSummary,
+    adapter: Option<&Adapter>,
+    engine: EngineKind,
+) -> (String, &'static str) {
     let context = (CONTEXT as u64).min(m.record.info.context_length);
-    let f = fit(&m.record.info, context, &adapter.limits);
+    let (limits, place) = match (engine, adapter) {
+        (EngineKind::Gpu, Some(adapter)) => (adapter.limits, "this browser's GPU"),
+        _ => (Limits::wasm_cpu(), "this browser's memory (CPU engine)"),
+    };
+    let f = fit(&m.record.info, context, &limits);
     let kv = if f.kv_bytes == 2 { "f16" } else { "f32" };
     let sums = format!(
         "weights {} + KV cache {} ({kv}, {context} positions) + activations {} = {}",
@@ -265,7 +292,7 @@ fn browser_verdict(m: &ModelSummary, adapter: Option<&Adapter>) -> (String, &'st
         bytes(f.total)
     );
     match f.verdict {
-        Verdict::Fits => (format!("Fits this browser's GPU: {sums}"), "ok"),
+        Verdict::Fits => (format!("Fits {place}: {sums}"), "ok"),
         Verdict::FitsSharded => (
             format!("Fits, with large matrices split across buffers: {sums}"),
             "ok",
@@ -309,7 +336,7 @@ pub fn ModelsPanel() -> impl IntoView {
             <Show when=move || a.adapter.with(|ad| ad.as_ref().is_some_and(|ad| ad.software))>
                 <p class="note warn adapter-note">
                     {move || a.adapter.with(|ad| ad.as_ref().map(|ad| format!(
-                        "This browser's WebGPU adapter is a software renderer ({}): no GPU is used. Each model's measured speed is shown once it is loaded.",
+                        "This browser's WebGPU adapter is a software renderer ({}): no GPU is used, so models run on the CPU unless WebGPU measures faster at load. Each model's measured speed is shown once it is loaded.",
                         ad.description
                     )).unwrap_or_default())}
                 </p>
@@ -345,6 +372,24 @@ pub fn ModelsPanel() -> impl IntoView {
                         refresh(state);
                     });
                 }>"Clear cache"</button>
+            </div>
+            <div class="engine-settings">
+                <label>
+                    "Engine: "
+                    <select class="engine-choice"
+                        prop:value=move || a.engine_preference.get().name()
+                        on:change=move |ev| {
+                            if let Ok(p) = Preference::parse(&event_target_value(&ev)) {
+                                a.engine_preference.set(p);
+                                crate::engine::save_preference(p);
+                                state.say(format!("Engine set to {}; it applies to the next load", p.name()));
+                            }
+                        }>
+                        <option value="auto">"Automatic (measured at load)"</option>
+                        <option value="gpu">"WebGPU"</option>
+                        <option value="cpu">"CPU"</option>
+                    </select>
+                </label>
             </div>
             <div class="completion-settings">
                 <label>
@@ -422,8 +467,22 @@ fn model_row(state: IdeState, m: ModelSummary) -> impl IntoView {
         let team = a
             .team_models
             .with(|t| t.iter().find(|m| m.available).map(|m| m.id.clone()));
+        let preference = a.engine_preference.get();
         a.adapter
-            .with(|ad| summary.with_value(|s| verdict(s, ad.as_ref(), team.as_deref())))
+            .with(|ad| summary.with_value(|s| verdict(s, ad.as_ref(), preference, team.as_deref())))
+    };
+    let engine_line = move || {
+        a.engines.with(|e| {
+            name_value.with_value(|n| {
+                e.iter().find(|(m, _, _)| m == n).map(|(_, kind, reason)| {
+                    let on = match kind {
+                        EngineKind::Cpu => "Runs on the CPU",
+                        EngineKind::Gpu => "Runs on WebGPU",
+                    };
+                    (kind.name(), format!("{on}: {reason}"))
+                })
+            })
+        })
     };
     let speed = move || {
         a.speeds
@@ -447,8 +506,11 @@ fn model_row(state: IdeState, m: ModelSummary) -> impl IntoView {
                 Some(reason) => view! { <div class="fit bad damaged">{format!("Damaged, not served: {reason}")}</div> }.into_any(),
                 None => view! { <div class="fit" data-verdict=move || fit_line().1>{move || fit_line().0}</div> }.into_any(),
             }}
+            <Show when=move || engine_line().is_some() && is_loaded()>
+                <div class="engine" data-engine=move || engine_line().map(|l| l.0).unwrap_or_default()>{move || engine_line().map(|l| l.1).unwrap_or_default()}</div>
+            </Show>
             <Show when=move || speed().is_some()>
-                <div class="speed">{move || speed().map(|v| format!("Measured on this adapter: {v:.2} tok/s decoding")).unwrap_or_default()}</div>
+                <div class="speed">{move || speed().map(|v| format!("Measured in this browser: {v:.2} tok/s decoding")).unwrap_or_default()}</div>
             </Show>
             <Show when=is_loading>
                 <div class="load-progress">

@@ -6,6 +6,7 @@ use airlock_protocol::models::ModelSummary;
 use leptos::prelude::*;
 
 pub use crate::engine::stream::Progress;
+use crate::model::engine_choice::{EngineKind, Preference};
 
 /// Which assistant pane is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +134,10 @@ pub struct AssistantState {
     pub loading: RwSignal<Option<LoadView>>,
     /// Decode speed measured on this adapter after each load (model, tok/s).
     pub speeds: RwSignal<Vec<(String, f64)>>,
+    /// The engine each loaded model runs on and why (model, engine, reason).
+    pub engines: RwSignal<Vec<(String, EngineKind, String)>>,
+    /// The engine setting for the next loads (kept in the browser).
+    pub engine_preference: RwSignal<Preference>,
     /// The last load's message (where it came from, or its error).
     pub load_note: RwSignal<Option<(bool, String)>>,
     /// The adapter, once asked.
@@ -177,6 +182,8 @@ impl AssistantState {
             team_models: RwSignal::new(Vec::new()),
             loading: RwSignal::new(None),
             speeds: RwSignal::new(Vec::new()),
+            engines: RwSignal::new(Vec::new()),
+            engine_preference: RwSignal::new(crate::engine::saved_preference()),
             load_note: RwSignal::new(None),
             adapter: RwSignal::new(None),
             cache: RwSignal::new(CacheView::default()),
