@@ -1,7 +1,9 @@
-// Bench: the engine inside headless Chromium (WebGPU; SwiftShader on machines without a GPU)
-// on SmolLM2-135M Q4_1 — prefill and decode tok/s for both matrix-vector kernel shapes. Prints
-// one JSON object. Run through `cargo xtask bench` (it sets AIRLOCK_BIN, AIRLOCK_CHROMIUM and
-// AIRLOCK_SMOLLM2_GGUF).
+// Bench: the engine inside headless Chromium on SmolLM2-135M Q4_1 (and Qwen2.5-Coder-0.5B
+// Q4_K_M when AIRLOCK_QWEN_CODER_GGUF is set) — the CPU engine (int8 WebAssembly SIMD, one
+// thread) at the peers' lengths (64-token prompt, 32 generated, median of 3 after a warm-up),
+// the engine the load-time probe picks, and WebGPU (SwiftShader on machines without a GPU)
+// for both matrix-vector kernel shapes. Prints one JSON object. Run through `cargo xtask
+// bench` (it sets AIRLOCK_BIN, AIRLOCK_CHROMIUM and AIRLOCK_SMOLLM2_GGUF).
 
 import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +16,10 @@ const DECODE = 16;
 const workspace = makeWorkspace({ "README.md": "# bench\n" });
 const models = mkdtempSync(join(tmpdir(), "airlock-bench-models-"));
 symlinkSync(process.env.AIRLOCK_SMOLLM2_GGUF, join(models, "smollm2.gguf"));
+if (process.env.AIRLOCK_QWEN_CODER_GGUF) symlinkSync(process.env.AIRLOCK_QWEN_CODER_GGUF, join(models, "qwen.gguf"));
+const CPU_PROMPT = 64;
+const CPU_DECODE = 32;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const appliance = await startAppliance(workspace, ["--models", models]);
 const browser = await launchBrowser();
 try {
@@ -21,10 +27,28 @@ try {
   await page.goto(appliance.url);
   await page.waitForFunction(() => typeof globalThis.airlockEngine?.greedy === "function");
   const prompt = Array.from({ length: PROMPT }, (_, i) => 100 + ((i * 37) % 4000));
+  const cpuPrompt = Array.from({ length: CPU_PROMPT }, (_, i) => 100 + ((i * 37) % 4000));
+  const cpu = {};
+  for (const model of ["smollm2.gguf", ...(process.env.AIRLOCK_QWEN_CODER_GGUF ? ["qwen.gguf"] : [])]) {
+    const runs = [];
+    for (let rep = 0; rep < 4; rep++) {
+      const r = await page.evaluate(([m, p, n]) => globalThis.airlockEngine.greedy(m, p, n, { engine: "cpu" }), [model, cpuPrompt, CPU_DECODE]);
+      if (rep > 0) runs.push(r);
+    }
+    cpu[model] = {
+      threads: 1,
+      prompt_tokens: CPU_PROMPT,
+      generated_tokens: CPU_DECODE,
+      prefill_tokens_per_s: +median(runs.map((r) => CPU_PROMPT / r.prefillMs * 1000)).toFixed(2),
+      decode_tokens_per_s: +median(runs.map((r) => (CPU_DECODE - 1) / r.decodeMs * 1000)).toFixed(2),
+      load_ms: Math.round(median(runs.map((r) => r.loadMs))),
+    };
+  }
+  const auto = await page.evaluate(([p]) => globalThis.airlockEngine.greedy("smollm2.gguf", p, 2, { engine: "auto" }), [prompt]);
   const runs = {};
   let adapter = "";
   for (const shape of ["thread", "workgroup"]) {
-    const r = await page.evaluate(([p, n, s]) => globalThis.airlockEngine.greedy("smollm2.gguf", p, n, { shape: s }), [prompt, DECODE, shape]);
+    const r = await page.evaluate(([p, n, s]) => globalThis.airlockEngine.greedy("smollm2.gguf", p, n, { shape: s, engine: "gpu" }), [prompt, DECODE, shape]);
     adapter = r.adapter;
     runs[shape] = {
       prefill_tokens_per_s: +(PROMPT / r.prefillMs * 1000).toFixed(2),
@@ -34,7 +58,12 @@ try {
     };
   }
   const version = browser.context.browser()?.version() ?? "chromium";
-  console.log(JSON.stringify({ bench: "engine-browser", model: "SmolLM2-135M-Instruct.Q4_1.gguf", browser: version, adapter, prompt_tokens: PROMPT, generated_tokens: DECODE, shapes: runs }, null, 2));
+  console.log(JSON.stringify({
+    bench: "engine-browser", model: "SmolLM2-135M-Instruct.Q4_1.gguf", browser: version,
+    cpu_engine: cpu,
+    probe: { engine: auto.engine, reason: auto.engineReason },
+    webgpu: { adapter, prompt_tokens: PROMPT, generated_tokens: DECODE, shapes: runs },
+  }, null, 2));
 } finally {
   await browser.close();
   await appliance.stop();

@@ -5,7 +5,8 @@
 //! the device memory burn holds for the loaded model. Prints one JSON object. `cargo xtask
 //! bench` fetches the model and runs it; directly:
 //! `cargo run --release -p airlock-benches --bin bench-engine -- --model FILE.gguf`
-//! (add `--memory-only` for the memory report alone, e.g. on a model too slow to time here).
+//! (add `--memory-only` for the memory report alone, e.g. on a model too slow to time here;
+//! `--cpu-only` for the CPU engine's lines alone, e.g. for Qwen2.5-Coder next to its peers).
 
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -304,6 +305,17 @@ fn main() {
     let bytes = FileImage::map(std::path::Path::new(&path)).expect("model file");
     let file = GgufFile::parse(bytes.bytes()).expect("GGUF");
     let weights = load_gguf(&bytes, &file).expect("weights");
+    if args.iter().any(|a| a == "--cpu-only") {
+        let report = json!({
+            "bench": "engine",
+            "model": std::path::Path::new(&path).file_name().map(|n| n.to_string_lossy().into_owned()),
+            "machine": { "cpu": cpu_name(), "cores": std::thread::available_parallelism().map_or(1, |n| n.get()) },
+            "native_cpu_engine": speed("cpu", &weights),
+            "native_cpu_engine_1_thread": one_thread(|| speed("cpu", &weights)),
+        });
+        println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+        return;
+    }
     if args.iter().any(|a| a == "--memory-only") {
         let report = json!({ "bench": "engine", "gpu_memory": gpu_memory(&weights) });
         println!("{}", serde_json::to_string_pretty(&report).expect("json"));

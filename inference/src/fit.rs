@@ -377,8 +377,19 @@ mod tests {
             ..roomy
         };
         assert!(
-            matches!(fit(&info(), 1024, &short).verdict, Verdict::TooLarge { reason } if reason.contains("offers"))
+            matches!(fit(&info(), 1024, &short).verdict, Verdict::TooLarge { reason } if reason.contains("only 64.0 MiB is available"))
         );
+        // The page's CPU engine: everything in one wasm32 memory, no per-buffer limit.
+        assert_eq!(
+            fit(&info(), 1024, &Limits::wasm_cpu()).verdict,
+            Verdict::Fits
+        );
+        let mut seven_b = info();
+        seven_b.weight_bytes = 4 << 30;
+        assert!(matches!(
+            fit(&seven_b, 1024, &Limits::wasm_cpu()).verdict,
+            Verdict::TooLarge { .. }
+        ));
         assert!(
             matches!(fit(&info(), 100_000, &roomy).verdict, Verdict::TooLarge { reason } if reason.contains("trained"))
         );

@@ -1,5 +1,6 @@
 //! The `airlock-generate` binary end to end on a tiny fixture model: greedy tokens equal to
-//! transformers', both engines and both KV-cache precisions, and clear refusals.
+//! transformers' on the f32 CPU reference and the GPU engine (both KV-cache precisions), the
+//! int8 CPU engine's pinned tokens (`fixtures/models/int8_greedy.json`), and clear refusals.
 
 mod common;
 
@@ -28,12 +29,18 @@ fn shown_tokens(stderr: &str) -> Vec<u32> {
 fn greedy_tokens_match_transformers_on_every_engine_and_kv_cache() {
     let model = dir("llama").join("model-q8_0.gguf");
     let reference = reference("llama");
-    let expected = ids(&reference["cases"]["gguf-q8_0"]["greedy"]);
+    let transformers = ids(&reference["cases"]["gguf-q8_0"]["greedy"]);
+    let pinned: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir("").join("int8_greedy.json")).unwrap(),
+    )
+    .unwrap();
+    let int8 = ids(&pinned["llama"]);
     let prompt = reference["prompt"].as_str().unwrap();
-    for extra in [
-        &["--engine", "cpu"][..],
-        &["--engine", "gpu", "--kv-cache", "f32"],
-        &["--engine", "gpu"],
+    for (extra, expected) in [
+        (&["--engine", "cpu-reference"][..], &transformers),
+        (&["--engine", "cpu"], &int8),
+        (&["--engine", "gpu", "--kv-cache", "f32"], &transformers),
+        (&["--engine", "gpu"], &transformers),
     ] {
         let mut args = vec![
             "--model",

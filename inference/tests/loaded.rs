@@ -13,7 +13,7 @@ fn a_mapped_file_gives_the_same_tokens_as_one_read_into_memory() {
     let mapped = LoadedModel::open(&path).unwrap();
     let read = LoadedModel::from_gguf_bytes(std::fs::read(&path).unwrap()).unwrap();
     let tokens = |model: &LoadedModel| {
-        let mut engine = model.engine(EngineKind::Cpu, 64).unwrap();
+        let mut engine = model.engine(EngineKind::CpuReference, 64).unwrap();
         greedy(engine.as_mut(), &prompt, 12)
     };
     let expected = ids(&reference("llama")["cases"]["gguf-q8_0"]["greedy"]);
