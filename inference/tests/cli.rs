@@ -30,10 +30,9 @@ fn greedy_tokens_match_transformers_on_every_engine_and_kv_cache() {
     let model = dir("llama").join("model-q8_0.gguf");
     let reference = reference("llama");
     let transformers = ids(&reference["cases"]["gguf-q8_0"]["greedy"]);
-    let pinned: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir("").join("int8_greedy.json")).unwrap(),
-    )
-    .unwrap();
+    let pinned: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir("").join("int8_greedy.json")).unwrap())
+            .unwrap();
     let int8 = ids(&pinned["llama"]);
     let prompt = reference["prompt"].as_str().unwrap();
     for (extra, expected) in [

@@ -73,6 +73,13 @@ test("SmolLM2-135M Q4_1 on WebGPU gives the native greedy tokens", { timeout: 60
     `decode ${(15 / result.decodeMs * 1000).toFixed(2)} tok/s (${result.shape} kernels)`);
 });
 
+test("the CPU engine's WebAssembly SIMD kernels agree with the portable loop for every format", async () => {
+  const summary = await page.evaluate(() => globalThis.airlockEngine.kernelSelfTest());
+  // 7 formats: the unpacked-row kernel and the several-token kernel for each, the block kernel
+  // for the five formats decode reads straight from the file.
+  assert.equal(summary, "19 kernel products over 7 formats agree with the portable loop");
+});
+
 test("the load-time probe picks the CPU engine on SwiftShader, the user can override it, and both give SmolLM2's transformers tokens", { timeout: 600_000 }, async () => {
   const reference = JSON.parse(readFileSync(join(FIXTURES, "real/smollm2.json"), "utf8"));
   const file = "smollm2-135m-q4_1.gguf";

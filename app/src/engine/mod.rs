@@ -531,6 +531,13 @@ pub fn install() {
     let engine = Object::new();
     let _ = Reflect::set(&engine, &"greedy".into(), run.as_ref());
     run.forget();
+    // The CPU engine's WebAssembly SIMD kernels against the portable loop (they only run in
+    // a page, so the browser suite checks them here).
+    let self_test = Closure::<dyn Fn() -> Result<String, JsValue>>::new(|| {
+        airlock_inference::model::kernels::self_test::run().map_err(error)
+    });
+    let _ = Reflect::set(&engine, &"kernelSelfTest".into(), self_test.as_ref());
+    self_test.forget();
     crate::generation::install(&engine);
     let _ = Reflect::set(&js_sys::global(), &"airlockEngine".into(), &engine);
 }

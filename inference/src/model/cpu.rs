@@ -11,7 +11,9 @@ use super::weights::{LayerWeights, Weights};
 use crate::config::ModelConfig;
 
 /// Prompt tokens run together (bounds the scratch buffers: `BATCH × intermediate` floats).
-pub const BATCH: usize = 32;
+/// Each weight row is unpacked once per batch; in the page a batch is also the stretch of
+/// work between two returns to the event loop, so it stays shorter there.
+pub const BATCH: usize = if cfg!(target_arch = "wasm32") { 32 } else { 64 };
 
 /// Which products the forward pass uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -130,7 +130,7 @@ mod tests {
     }
 
     #[test]
-    fn every_kernel_gives_the_f32_product_within_activation_rounding() {
+    fn the_portable_loop_gives_the_f32_product_within_activation_rounding() {
         for ggml_type in TYPES {
             let cols = 1024;
             let bytes = blocks(ggml_type, cols, 11);
@@ -155,29 +155,6 @@ mod tests {
                 (reference - exact).abs() <= bound,
                 "{ggml_type:?}: {reference} vs {exact} (bound {bound})"
             );
-            let fast = dot(&row, acts.row(0));
-            assert!(
-                (fast - reference).abs() <= 1e-4 * reference.abs().max(1.0),
-                "{ggml_type:?}: SIMD {fast} vs portable {reference}"
-            );
-            if let Some(direct) = dot_blocks(ggml_type, &bytes, acts.row(0)) {
-                assert!(
-                    (direct - reference).abs() <= 1e-4 * reference.abs().max(1.0),
-                    "{ggml_type:?}: from blocks {direct} vs portable {reference}"
-                );
-            }
-            assert_eq!(
-                dot_blocks(ggml_type, &bytes, acts.row(0)).is_some(),
-                reads_blocks(ggml_type)
-            );
-            if let Some(together) = dot_tokens(&row, [acts.row(0); TOKENS]) {
-                for value in together {
-                    assert!(
-                        (value - reference).abs() <= 1e-4 * reference.abs().max(1.0),
-                        "{ggml_type:?}: four tokens at once {value} vs portable {reference}"
-                    );
-                }
-            }
         }
     }
 }

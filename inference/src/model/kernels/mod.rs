@@ -4,6 +4,7 @@
 
 pub mod activation;
 pub mod dot;
+pub mod self_test;
 pub mod unpack;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
@@ -20,7 +21,6 @@ const ROWS_PER_TASK: usize = 64;
 
 /// How far ahead of the row being read the weight stream is prefetched (measured: decode
 /// speed rises up to about 1 KiB ahead and is flat beyond).
-#[cfg(target_arch = "x86_64")]
 const PREFETCH_BYTES: usize = 2048;
 
 /// A quantized matrix's rows as they lie in the model file.
@@ -80,18 +80,22 @@ pub fn matmul(w: QuantRows<'_>, acts: &Q8Activations, out: &mut [f32], spare: &m
     }
 }
 
-/// Hints the row about [`PREFETCH_BYTES`] after `row` into the cache (x86-64; elsewhere
-/// nothing).
+/// Brings the row about [`PREFETCH_BYTES`] after `row` towards the cache: a prefetch hint on
+/// x86-64; in WebAssembly, which has no hint, one plain load per cache line (measured natively
+/// the same way: 23 → 44 tokens per CPU-second of decode, against 64 with the hint).
 fn prefetch_ahead(w: QuantRows<'_>, row: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let next = row + PREFETCH_BYTES.div_ceil(w.row_bytes.max(1));
-        if next < w.rows {
-            x86::prefetch(&w.bytes[next * w.row_bytes..(next + 1) * w.row_bytes]);
-        }
+    let next = row + PREFETCH_BYTES.div_ceil(w.row_bytes.max(1));
+    if next >= w.rows {
+        return;
     }
+    let bytes = &w.bytes[next * w.row_bytes..(next + 1) * w.row_bytes];
+    #[cfg(target_arch = "x86_64")]
+    x86::prefetch(bytes);
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (w, row);
+    {
+        let touched = bytes.chunks(64).fold(0u8, |t, line| t ^ line[0]);
+        std::hint::black_box(touched);
+    }
 }
 
 /// Calls `each(row, unpacked_row, slots)` for every row (unpacked first if `unpack`),

@@ -16,6 +16,8 @@ pub struct UnpackedRow {
     pub scale: Vec<f32>,
     /// One offset per 32 weights (the formats with a minimum: Q4_1, Q5_1, Q4_K).
     pub offset: Vec<f32>,
+    /// Every level is 0 or more (Q4_1, Q5_1, Q4_K): kernels may skip making them unsigned.
+    pub unsigned: bool,
 }
 
 /// Whether the int8 kernels read `ggml_type` (the float types keep the f32 path).
@@ -45,16 +47,20 @@ impl UnpackedRow {
         if super::x86::available() {
             return super::x86::unpack(self, ggml_type, bytes, cols);
         }
+        #[cfg(target_arch = "wasm32")]
+        return super::wasm::unpack(self, ggml_type, bytes, cols);
+        #[allow(unreachable_code)]
         self.unpack_inline(ggml_type, bytes, cols);
     }
 
     /// [`UnpackedRow::unpack`] inlined into its caller, so that a caller compiled for a
-    /// wider instruction set (`x86.rs`) vectorises these loops with it.
+    /// wider instruction set (`x86.rs`, `wasm.rs`) vectorises these loops with it.
     #[inline(always)]
     pub(super) fn unpack_inline(&mut self, ggml_type: GgmlType, bytes: &[u8], cols: usize) {
         self.q.resize(cols, 0);
         self.scale.resize(cols / GROUP, 0.0);
         self.offset.resize(cols / 32, 0.0);
+        self.unsigned = matches!(ggml_type, GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4K);
         let (per_block, block_bytes) = ggml_type.block();
         let (per_block, block_bytes) = (per_block as usize, block_bytes as usize);
         let blocks = bytes

@@ -99,13 +99,22 @@ pub fn dot_tokens(w: &UnpackedRow, a: [Activation<'_>; TOKENS]) -> [f32; TOKENS]
     out
 }
 
-/// Whether [`dot_blocks`] reads `ggml_type`.
-pub fn reads_blocks(ggml_type: GgmlType) -> bool {
-    matches!(ggml_type, GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0)
+/// [`UnpackedRow::unpack`] compiled with SIMD128, so its loops vectorise.
+#[target_feature(enable = "simd128")]
+pub fn unpack(row: &mut UnpackedRow, ggml_type: GgmlType, bytes: &[u8], cols: usize) {
+    row.unpack_inline(ggml_type, bytes, cols);
 }
 
-/// `row · a` straight from Q4_0, Q4_1 or Q8_0 blocks (as `x86.rs`'s: no unpacked copy for
-/// one token); `None` for the other formats.
+/// Whether [`dot_blocks`] reads `ggml_type`.
+pub fn reads_blocks(ggml_type: GgmlType) -> bool {
+    matches!(
+        ggml_type,
+        GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0 | GgmlType::Q5_1 | GgmlType::Q8_0
+    )
+}
+
+/// `row · a` straight from Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0 blocks (as `x86.rs`'s: no unpacked
+/// copy for one token); `None` for the K-quants.
 #[target_feature(enable = "simd128")]
 pub fn dot_blocks(ggml_type: GgmlType, row: &[u8], (q, d, s): Activation<'_>) -> Option<f32> {
     let (_, block_bytes) = ggml_type.block();
@@ -145,6 +154,40 @@ pub fn dot_blocks(ggml_type: GgmlType, row: &[u8], (q, d, s): Activation<'_>) ->
                 };
             }
         }
+        GgmlType::Q5_0 | GgmlType::Q5_1 => {
+            let with_min = ggml_type == GgmlType::Q5_1;
+            let at = if with_min { 4 } else { 2 };
+            for (b, block) in row.chunks_exact(block_bytes as usize).enumerate() {
+                let qh =
+                    u32::from_le_bytes([block[at], block[at + 1], block[at + 2], block[at + 3]]);
+                // SAFETY: at + 4 + 16 <= the block's 22 or 24 bytes.
+                let packed = unsafe { v128_load(block.as_ptr().add(at + 4).cast()) };
+                let low = v128_and(packed, u8x16_splat(0x0f));
+                let high = u8x16_shr(packed, 4);
+                let (low_set, high_set) = (spread_bits(qh as u16), spread_bits((qh >> 16) as u16));
+                let (a0, a1) = activation(b);
+                let sum = if with_min {
+                    // Unsigned levels 0–31: the fifth bit adds 16.
+                    let fifth = u8x16_splat(0x10);
+                    i32x4_add(
+                        unsigned_group(v128_or(low, v128_and(low_set, fifth)), a0),
+                        unsigned_group(v128_or(high, v128_and(high_set, fifth)), a1),
+                    )
+                } else {
+                    // q − 16 as a signed byte: a clear fifth bit sets the high nibble.
+                    let negative = u8x16_splat(0xf0);
+                    i32x4_add(
+                        signed_group(v128_or(low, v128_andnot(negative, low_set)), a0),
+                        signed_group(v128_or(high, v128_andnot(negative, high_set)), a1),
+                    )
+                };
+                let scale = f32x4_splat(half(block, 0) * d[b]);
+                acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(sum), scale));
+                if with_min {
+                    offsets += half(block, 2) * s[b];
+                }
+            }
+        }
         GgmlType::Q8_0 => {
             for (b, block) in row.chunks_exact(34).enumerate() {
                 // SAFETY: 2 + 32 = 34 bytes per block.
@@ -165,7 +208,18 @@ pub fn dot_blocks(ggml_type: GgmlType, row: &[u8], (q, d, s): Activation<'_>) ->
     Some(lanes_sum(acc) + offsets)
 }
 
-/// Sixteen unsigned weights (0–15) times sixteen signed activations, in four i32 lanes.
+/// The 16 bits of `bits` as 16 bytes, 0xff where the bit is set (bit i → byte i).
+#[target_feature(enable = "simd128")]
+fn spread_bits(bits: u16) -> v128 {
+    let bytes = i8x16_swizzle(
+        u16x8_splat(bits),
+        i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+    );
+    let masks = u8x16(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+    u8x16_eq(v128_and(bytes, masks), masks)
+}
+
+/// Sixteen unsigned weights (0–31) times sixteen signed activations, in four i32 lanes.
 #[target_feature(enable = "simd128")]
 fn unsigned_group(w: v128, a: v128) -> v128 {
     i32x4_add(

@@ -196,11 +196,19 @@ pub fn dot_tokens(w: &UnpackedRow, a: [Activation<'_>; TOKENS]) -> [f32; TOKENS]
     }
     assert!(w.scale.len() >= 2 * blocks && w.offset.len() >= blocks);
     // SAFETY: `available()` confirmed AVX2 and FMA; the asserts above bound every load.
-    unsafe { dot_tokens_avx2(w, a, blocks) }
+    unsafe {
+        if w.unsigned {
+            dot_tokens_avx2::<true>(w, a, blocks)
+        } else {
+            dot_tokens_avx2::<false>(w, a, blocks)
+        }
+    }
 }
 
+/// `UNSIGNED`: every level is 0 or more, so `maddubs` takes the weights as they are (no sign
+/// trick: two instructions fewer per token and block).
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dot_tokens_avx2(
+unsafe fn dot_tokens_avx2<const UNSIGNED: bool>(
     w: &UnpackedRow,
     a: [Activation<'_>; TOKENS],
     blocks: usize,
@@ -216,7 +224,11 @@ unsafe fn dot_tokens_avx2(
         for (t, (q, d, s)) in a.iter().enumerate() {
             // SAFETY: as above, for each activation vector.
             let av = unsafe { _mm256_loadu_si256(q.as_ptr().add(b * BLOCK).cast()) };
-            let pairs = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(av, wv));
+            let pairs = if UNSIGNED {
+                _mm256_maddubs_epi16(wv, av)
+            } else {
+                _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(av, wv))
+            };
             let lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
             let scaled = _mm256_mul_ps(lanes, _mm256_set1_ps(d[b]));
             acc[t] = _mm256_fmadd_ps(scaled, scales, acc[t]);
