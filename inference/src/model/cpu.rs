@@ -219,9 +219,12 @@ impl CpuModel {
             &mut s.k[..n * kv_dim],
             &mut s.v[..n * kv_dim],
         );
-        layer.q.matmul(normed, q, int8.as_mut());
-        layer.k.matmul(normed, k, int8.as_mut());
-        layer.v.matmul(normed, v, int8.as_mut());
+        Matrix::matmul_group(
+            &[&layer.q, &layer.k, &layer.v],
+            normed,
+            &mut [&mut *q, &mut *k, &mut *v],
+            int8.as_mut(),
+        );
         if let Some([bq, bk, bv]) = &layer.qkv_bias {
             add_bias_rows(q, bq);
             add_bias_rows(k, bk);
@@ -290,8 +293,12 @@ impl CpuModel {
             &mut s.gate[..n * c.intermediate],
             &mut s.up[..n * c.intermediate],
         );
-        layer.gate.matmul(normed, gate, int8.as_mut());
-        layer.up.matmul(normed, up, int8.as_mut());
+        Matrix::matmul_group(
+            &[&layer.gate, &layer.up],
+            normed,
+            &mut [&mut *gate, &mut *up],
+            int8.as_mut(),
+        );
         for (g, u) in gate.iter_mut().zip(up.iter()) {
             *g = *g / (1.0 + (-*g).exp()) * u;
         }

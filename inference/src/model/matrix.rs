@@ -95,34 +95,58 @@ impl Matrix {
     /// out). With `int8`, GGUF block types take the int8 kernels (one pass over the weights for
     /// all tokens); f32 and safetensors storage, or no `int8`, take the reference `matvec`.
     pub fn matmul(&self, x: &[f32], out: &mut [f32], int8: Option<&mut Int8Scratch>) {
-        debug_assert_eq!(x.len() / self.cols * self.rows, out.len());
-        if let (
-            Some(scratch),
+        Self::matmul_group(&[self], x, &mut [out], int8);
+    }
+
+    /// [`Matrix::matmul`] for several matrices of the same input (q/k/v, gate/up): with
+    /// `int8`, the input is quantized once and, for one token, every row of every matrix is
+    /// one parallel pass.
+    pub fn matmul_group(
+        matrices: &[&Matrix],
+        x: &[f32],
+        outs: &mut [&mut [f32]],
+        int8: Option<&mut Int8Scratch>,
+    ) {
+        let cols = matrices[0].cols;
+        let quantized: Option<Vec<QuantRows<'_>>> =
+            matrices.iter().map(|m| m.quant_rows()).collect();
+        if let (Some(scratch), Some(rows)) = (int8, quantized)
+            && matrices.iter().all(|m| m.cols == cols)
+        {
+            scratch.acts.quantize(x, cols);
+            if scratch.acts.rows() == 1 {
+                kernels::matvec_group(&rows, &scratch.acts, outs);
+            } else {
+                for (w, out) in rows.into_iter().zip(outs.iter_mut()) {
+                    kernels::matmul(w, &scratch.acts, out, &mut scratch.spare);
+                }
+            }
+            return;
+        }
+        for (m, out) in matrices.iter().zip(outs.iter_mut()) {
+            debug_assert_eq!(x.len() / m.cols * m.rows, out.len());
+            for (xt, ot) in x.chunks_exact(m.cols).zip(out.chunks_exact_mut(m.rows)) {
+                m.matvec(xt, ot);
+            }
+        }
+    }
+
+    /// The rows as the int8 kernels read them, for GGUF block types they support.
+    fn quant_rows(&self) -> Option<QuantRows<'_>> {
+        match &self.storage {
             Storage::Ggml {
                 ggml_type,
                 bytes,
                 offset,
                 row_bytes,
-            },
-        ) = (int8, &self.storage)
-            && kernels::supported(*ggml_type)
-        {
-            scratch.acts.quantize(x, self.cols);
-            let rows = QuantRows {
+            } if kernels::supported(*ggml_type) => Some(QuantRows {
                 ggml_type: *ggml_type,
                 bytes: &bytes.bytes()[*offset..*offset + self.rows * row_bytes],
                 row_bytes: *row_bytes,
                 rows: self.rows,
                 cols: self.cols,
-            };
-            kernels::matmul(rows, &scratch.acts, out, &mut scratch.spare);
-            return;
-        }
-        for (xt, ot) in x
-            .chunks_exact(self.cols)
-            .zip(out.chunks_exact_mut(self.rows))
-        {
-            self.matvec(xt, ot);
+            }),
+            _ => None,
         }
     }
 

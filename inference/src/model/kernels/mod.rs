@@ -43,22 +43,12 @@ pub struct QuantRows<'a> {
 pub fn matmul(w: QuantRows<'_>, acts: &Q8Activations, out: &mut [f32], spare: &mut Vec<f32>) {
     let tokens = acts.rows();
     debug_assert_eq!(out.len(), tokens * w.rows);
-    if tokens == 1 && dot::reads_blocks(w.ggml_type) {
-        for_row_chunks(w, out, 1, false, |row, _, slot| {
-            let bytes = &w.bytes[row * w.row_bytes..(row + 1) * w.row_bytes];
-            slot[0] = dot::dot_blocks(w.ggml_type, bytes, acts.row(0)).unwrap_or_default();
-        });
-        return;
-    }
     if tokens == 1 {
-        for_row_chunks(w, out, 1, true, |_, unpacked, slot| {
-            slot[0] = dot::dot(unpacked, acts.row(0));
-        });
-        return;
+        return matvec_group(&[w], acts, &mut [out]);
     }
     // Row-major by weight row while computing (each task owns whole rows), then transposed.
     spare.resize(tokens * w.rows, 0.0);
-    for_row_chunks(w, spare, tokens, true, |_, unpacked, slots| {
+    for_row_chunks(w, spare, tokens, |unpacked, slots| {
         let mut done = 0;
         for (group, out) in slots.chunks_exact_mut(dot::TOKENS).enumerate() {
             let first = group * dot::TOKENS;
@@ -80,6 +70,50 @@ pub fn matmul(w: QuantRows<'_>, acts: &Q8Activations, out: &mut [f32], spare: &m
     }
 }
 
+/// `outs[i] = ws[i] · a` for one activation vector and several matrices of its width, in
+/// one pass split across the cores (decode's q/k/v and gate/up: one hand-off to the other
+/// cores instead of one per matrix).
+pub fn matvec_group(ws: &[QuantRows<'_>], acts: &Q8Activations, outs: &mut [&mut [f32]]) {
+    debug_assert_eq!(acts.rows(), 1);
+    let mut tasks: Vec<(usize, usize, &mut [f32])> = Vec::new();
+    for (i, out) in outs.iter_mut().enumerate() {
+        debug_assert_eq!(out.len(), ws[i].rows);
+        for (chunk, slots) in out.chunks_mut(ROWS_PER_TASK).enumerate() {
+            tasks.push((i, chunk, slots));
+        }
+    }
+    let task = |(i, chunk, slots): (usize, usize, &mut [f32]), unpacked: &mut UnpackedRow| {
+        let w = ws[i];
+        for (k, slot) in slots.iter_mut().enumerate() {
+            let row = chunk * ROWS_PER_TASK + k;
+            prefetch_ahead(w, row);
+            let bytes = &w.bytes[row * w.row_bytes..(row + 1) * w.row_bytes];
+            *slot = match dot::dot_blocks(w.ggml_type, bytes, acts.row(0)) {
+                Some(value) => value,
+                None => {
+                    unpacked.unpack(w.ggml_type, bytes, w.cols);
+                    dot::dot(unpacked, acts.row(0))
+                }
+            };
+        }
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        let work: usize = ws.iter().map(|w| w.rows * w.cols).sum();
+        if work >= 1 << 16 {
+            tasks
+                .into_par_iter()
+                .for_each_init(UnpackedRow::default, |unpacked, t| task(t, unpacked));
+            return;
+        }
+    }
+    let mut unpacked = UnpackedRow::default();
+    for t in tasks {
+        task(t, &mut unpacked);
+    }
+}
+
 /// Brings the row about [`PREFETCH_BYTES`] after `row` towards the cache: a prefetch hint on
 /// x86-64; in WebAssembly, which has no hint, one plain load per cache line (measured natively
 /// the same way: 23 → 44 tokens per CPU-second of decode, against 64 with the hint).
@@ -98,23 +132,20 @@ fn prefetch_ahead(w: QuantRows<'_>, row: usize) {
     }
 }
 
-/// Calls `each(row, unpacked_row, slots)` for every row (unpacked first if `unpack`),
-/// `slots` being that row's `per_row` outputs in `out`; natively the rows are spread over
-/// the cores.
-fn for_row_chunks<F>(w: QuantRows<'_>, out: &mut [f32], per_row: usize, unpack: bool, each: F)
+/// Calls `each(unpacked_row, slots)` for every row, unpacked, `slots` being that row's
+/// `per_row` outputs in `out`; natively the rows are spread over the cores.
+fn for_row_chunks<F>(w: QuantRows<'_>, out: &mut [f32], per_row: usize, each: F)
 where
-    F: Fn(usize, &UnpackedRow, &mut [f32]) + Sync + Send,
+    F: Fn(&UnpackedRow, &mut [f32]) + Sync + Send,
 {
     let task = |(index, slots): (usize, &mut [f32]), unpacked: &mut UnpackedRow| {
         let first = index * ROWS_PER_TASK;
         for (i, row_slots) in slots.chunks_exact_mut(per_row).enumerate() {
             let row = first + i;
             prefetch_ahead(w, row);
-            if unpack {
-                let bytes = &w.bytes[row * w.row_bytes..(row + 1) * w.row_bytes];
-                unpacked.unpack(w.ggml_type, bytes, w.cols);
-            }
-            each(row, unpacked, row_slots);
+            let bytes = &w.bytes[row * w.row_bytes..(row + 1) * w.row_bytes];
+            unpacked.unpack(w.ggml_type, bytes, w.cols);
+            each(unpacked, row_slots);
         }
     };
     let chunks = out[..w.rows * per_row].chunks_mut(ROWS_PER_TASK * per_row);
