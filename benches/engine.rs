@@ -6,7 +6,9 @@
 //! bench` fetches the model and runs it; directly:
 //! `cargo run --release -p airlock-benches --bin bench-engine -- --model FILE.gguf`
 //! (add `--memory-only` for the memory report alone, e.g. on a model too slow to time here;
-//! `--cpu-only` for the CPU engine's lines alone, e.g. for Qwen2.5-Coder next to its peers).
+//! `--cpu-only` for the CPU engine's lines alone, e.g. for Qwen2.5-Coder next to its peers;
+//! `--synthetic NAME [--layers N]` for a real model's shape with made-up weights, where no model
+//! file is at hand — a lent GPU machine).
 
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -294,8 +296,67 @@ fn gpu_memory(weights: &Weights) -> Value {
     })
 }
 
+/// `--synthetic NAME`: a real model's shapes and block types with made-up weights (no model
+/// file: for a lent GPU machine), timed on the GPU engine, with the quantized product's GB/s
+/// next to a copy's; `--layers N` keeps the first N blocks (a quicker run).
+fn synthetic(args: &[String], name: &str) {
+    let mut weights = airlock_inference::model::synthetic::preset(name).unwrap_or_else(|| {
+        panic!(
+            "--synthetic {name:?}: one of {:?}",
+            airlock_inference::model::synthetic::PRESETS
+        )
+    });
+    if let Some(layers) = args
+        .iter()
+        .position(|a| a == "--layers")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+    {
+        let vocab = weights.config.vocab;
+        weights = airlock_inference::model::synthetic::shaped_like(&weights, layers, vocab);
+    }
+    let ctx = pollster::block_on(GpuContext::new()).expect("GPU adapter");
+    let shape = if ctx.is_cpu {
+        MatvecShape::Thread
+    } else {
+        MatvecShape::Workgroup
+    };
+    let gate = &weights.layers[0].gate;
+    // The gate matrix fits one binding on every adapter (7B: 38 MB); the output matrix of the
+    // larger presets does not, so its product is measured only through the engine's speed.
+    let matvec = bench::matvec_bandwidth(&ctx, gate, shape, 20, 3).expect("matvec bench");
+    let copy = bench::copy_bandwidth(&ctx, 64 << 20, 5, 3).expect("copy bench");
+    let report = json!({
+        "bench": "engine",
+        "synthetic": name,
+        "layers": weights.layers.len(),
+        "machine": {
+            "cpu": cpu_name(),
+            "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
+            "gpu_adapter": ctx.adapter.clone(),
+            "gpu_shader_f16": ctx.has_f16,
+        },
+        "native_gpu_engine": speed("gpu", &weights),
+        "native_cpu_engine": speed("cpu", &weights),
+        "kernels": {
+            "matvec_shape": format!("{shape:?}"),
+            "matvec_gate_gb_per_s": round(matvec),
+            "gate_shape": [gate.rows, gate.cols],
+            "copy_gb_per_s": round(copy),
+            "matvec_over_copy": round(matvec / copy),
+        },
+    });
+    println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(name) = args
+        .iter()
+        .position(|a| a == "--synthetic")
+        .and_then(|i| args.get(i + 1))
+    {
+        return synthetic(&args, name);
+    }
     let path = args
         .iter()
         .position(|a| a == "--model")

@@ -46,23 +46,175 @@ pub fn random_blocks(ggml_type: GgmlType, elements: usize, seed: u32) -> Vec<u8>
     bytes
 }
 
-/// A matrix shaped like `like` (same rows, columns and block type) with made-up weights.
+/// A `rows × cols` matrix of `ggml_type` blocks with made-up weights.
+fn random_matrix(rows: usize, cols: usize, ggml_type: GgmlType, seed: u32) -> Matrix {
+    let row_bytes = ggml_type.byte_len(cols as u64).expect("whole blocks") as usize;
+    Matrix {
+        rows,
+        cols,
+        storage: Storage::Ggml {
+            ggml_type,
+            bytes: FileImage::from_vec(random_blocks(ggml_type, rows * cols, seed)),
+            offset: 0,
+            row_bytes,
+        },
+    }
+}
+
+/// A matrix shaped like `like` (same columns and block type, `rows` rows), made-up weights.
 fn matrix_like(like: &Matrix, rows: usize, seed: u32) -> Matrix {
     let ggml_type = match &like.storage {
         Storage::Ggml { ggml_type, .. } | Storage::Pending { ggml_type, .. } => *ggml_type,
         Storage::F32(_) | Storage::Block(_) => GgmlType::F32,
     };
-    let row_bytes = ggml_type.byte_len(like.cols as u64).expect("whole blocks") as usize;
-    Matrix {
-        rows,
-        cols: like.cols,
-        storage: Storage::Ggml {
-            ggml_type,
-            bytes: FileImage::from_vec(random_blocks(ggml_type, rows * like.cols, seed)),
-            offset: 0,
-            row_bytes,
+    random_matrix(rows, like.cols, ggml_type, seed)
+}
+
+/// Real models' shapes and block types, by name, for benches on machines that hold no model
+/// file (a lent GPU machine), with made-up values. One block type per role: the real Q4_K_M
+/// files mix Q4_K and Q6_K in half the layers' `ffn_down` (and Q5_0/Q8_0 in the 0.5B's
+/// `attn_v`); the presets take the first.
+pub const PRESETS: [&str; 4] = [
+    "smollm2-135m-q4_1",
+    "qwen2.5-coder-0.5b-q4_k_m",
+    "qwen2.5-coder-1.5b-q4_k_m",
+    "qwen2.5-coder-7b-q4_k_m",
+];
+
+/// The model named in [`PRESETS`] with made-up weights (`None` for another name).
+pub fn preset(name: &str) -> Option<Weights> {
+    use crate::config::{Family, ModelConfig};
+    use GgmlType::{Q4_1, Q4K, Q5_0, Q6K, Q8_0};
+    // (family, hidden, layers, heads, kv heads, head dim, intermediate, vocab, tied,
+    //  attention/gate/up type, down type, embedding type, output type)
+    let (
+        family,
+        hidden,
+        layers,
+        heads,
+        kv_heads,
+        head_dim,
+        intermediate,
+        vocab,
+        tied,
+        main,
+        down,
+        embed,
+        out,
+    ) = match name {
+        "smollm2-135m-q4_1" => (
+            Family::Llama,
+            576,
+            30,
+            9,
+            3,
+            64,
+            1536,
+            49152,
+            true,
+            Q4_1,
+            Q4_1,
+            Q8_0,
+            Q8_0,
+        ),
+        // 896-wide rows are not whole 256-blocks: llama.cpp's Q4_K_M keeps them Q5_0/Q8_0.
+        "qwen2.5-coder-0.5b-q4_k_m" => (
+            Family::Qwen2,
+            896,
+            24,
+            14,
+            2,
+            64,
+            4864,
+            151_936,
+            true,
+            Q5_0,
+            Q4K,
+            Q8_0,
+            Q8_0,
+        ),
+        "qwen2.5-coder-1.5b-q4_k_m" => (
+            Family::Qwen2,
+            1536,
+            28,
+            12,
+            2,
+            128,
+            8960,
+            151_936,
+            true,
+            Q4K,
+            Q6K,
+            Q6K,
+            Q6K,
+        ),
+        "qwen2.5-coder-7b-q4_k_m" => (
+            Family::Qwen2,
+            3584,
+            28,
+            28,
+            4,
+            128,
+            18944,
+            152_064,
+            false,
+            Q4K,
+            Q6K,
+            Q4K,
+            Q6K,
+        ),
+        _ => return None,
+    };
+    let qkv_bias = family == Family::Qwen2;
+    let config = ModelConfig {
+        family,
+        hidden,
+        layers,
+        heads,
+        kv_heads,
+        head_dim,
+        intermediate,
+        vocab,
+        context: 32_768,
+        rms_eps: 1e-6,
+        rope_theta: 1_000_000.0,
+        rope_scaling: None,
+        tied_embeddings: tied,
+        qkv_bias,
+        qk_norm: false,
+    };
+    let (q_dim, kv_dim) = (heads * head_dim, kv_heads * head_dim);
+    let blocks = (0..layers)
+        .map(|i| {
+            let seed = 16 * i as u32;
+            LayerWeights {
+                attn_norm: vec![1.0; hidden],
+                q: random_matrix(q_dim, hidden, main, seed + 1),
+                k: random_matrix(kv_dim, hidden, main, seed + 2),
+                v: random_matrix(kv_dim, hidden, main, seed + 3),
+                o: random_matrix(hidden, q_dim, main, seed + 4),
+                qkv_bias: qkv_bias
+                    .then(|| [vec![0.0; q_dim], vec![0.0; kv_dim], vec![0.0; kv_dim]]),
+                qk_norm: None,
+                ffn_norm: vec![1.0; hidden],
+                gate: random_matrix(intermediate, hidden, main, seed + 5),
+                up: random_matrix(intermediate, hidden, main, seed + 6),
+                down: random_matrix(hidden, intermediate, down, seed + 7),
+            }
+        })
+        .collect();
+    Some(Weights {
+        embedding: random_matrix(vocab, hidden, embed, 9001),
+        output: (!tied).then(|| random_matrix(vocab, hidden, out, 9002)),
+        output_norm: vec![1.0; hidden],
+        layers: blocks,
+        rope_style: match family {
+            Family::Llama => super::RopeStyle::Interleaved,
+            Family::Qwen2 | Family::Qwen3 => super::RopeStyle::Halves,
         },
-    }
+        rope_freq_factors: None,
+        config,
+    })
 }
 
 /// `like`'s architecture with its first `layers` blocks and a `vocab`-token vocabulary, every
@@ -135,6 +287,27 @@ mod tests {
             );
             assert!(values.iter().any(|v| *v != 0.0), "{ggml_type:?}");
         }
+    }
+
+    #[test]
+    fn the_smollm2_preset_has_the_real_files_shapes_and_runs() {
+        let weights = preset("smollm2-135m-q4_1").unwrap();
+        assert_eq!(weights.layers.len(), 30);
+        assert_eq!(
+            (weights.layers[0].gate.rows, weights.layers[0].gate.cols),
+            (1536, 576)
+        );
+        assert!(preset("gpt-5").is_none());
+        let one_layer = shaped_like(&weights, 1, 64);
+        let mut model =
+            crate::model::CpuModel::with_products(one_layer, 4, crate::model::cpu::Products::Int8);
+        assert!(
+            model
+                .forward(&[1], 0)
+                .unwrap()
+                .iter()
+                .all(|v| v.is_finite())
+        );
     }
 
     #[test]
