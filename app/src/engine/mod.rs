@@ -35,7 +35,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
 use crate::generation::drive;
-use crate::model::engine_choice::{Decision, EngineKind, Preference, decide, needs_probe};
+use crate::model::engine_choice::{
+    Decision, EngineKind, Preference, decide, fit_in_page, needs_probe,
+};
 use runner::Runner;
 use stream::{ModelStream, OnProgress};
 
@@ -295,7 +297,16 @@ async fn load_from(
         matvec_shape: Some(options.shape.unwrap_or_else(|| shape_for(&architecture))),
         ..GpuOptions::default()
     };
-    let decision = choose(&weights, options, &architecture, &gpu_options).await;
+    let page_memory = airlock_inference::fit::Limits::wasm_cpu()
+        .memory
+        .unwrap_or(u64::MAX);
+    let decision = fit_in_page(
+        choose(&weights, options, &architecture, &gpu_options).await,
+        total,
+        page_memory,
+        !architecture.is_empty(),
+    )
+    .map_err(error)?;
     let (runner, adapter, peak) = match decision.engine {
         EngineKind::Cpu => {
             drop(weights);

@@ -156,8 +156,13 @@ impl ModelStream {
         if self.start != 0 {
             return Err(error("the model download was already partly consumed"));
         }
-        self.buffer
-            .reserve_exact((self.total() as usize).saturating_sub(self.buffer.len()));
+        let more = (self.total() as usize).saturating_sub(self.buffer.len());
+        self.buffer.try_reserve_exact(more).map_err(|_| {
+            error(format!(
+                "the page could not set aside {} for the model",
+                airlock_inference::fit::bytes(self.total())
+            ))
+        })?;
         while self.read().await? {}
         if self.buffer.len() as u64 != self.total() {
             return Err(error(format!(

@@ -123,6 +123,31 @@ pub fn decide(preference: Preference, adapter: Option<&str>, probe: Option<Probe
     }
 }
 
+/// The CPU engine keeps the whole file in the page's one wasm32 memory (`room` bytes): a
+/// larger file goes to WebGPU where there is an adapter, or is refused in words — never a
+/// failed allocation in the middle of the download.
+pub fn fit_in_page(
+    decision: Decision,
+    file_bytes: u64,
+    room: u64,
+    has_adapter: bool,
+) -> Result<Decision, String> {
+    if decision.engine == EngineKind::Gpu || file_bytes <= room {
+        return Ok(decision);
+    }
+    let size = airlock_inference::fit::bytes(file_bytes);
+    let room = airlock_inference::fit::bytes(room);
+    let why =
+        format!("the model ({size}) is larger than the page can hold for the CPU engine ({room})");
+    if has_adapter {
+        return Ok(Decision {
+            engine: EngineKind::Gpu,
+            reason: why,
+        });
+    }
+    Err(format!("{why}, and this browser offers no WebGPU adapter"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +205,27 @@ mod tests {
         assert!(!needs_probe(Preference::Auto, false));
         assert!(!needs_probe(Preference::Cpu, true));
         assert!(!needs_probe(Preference::Gpu, true));
+    }
+
+    #[test]
+    fn a_model_too_large_for_the_page_goes_to_webgpu_or_is_refused_in_words() {
+        let cpu = decide(Preference::Cpu, Some("google/swiftshader"), None);
+        let room = 3840 << 20;
+        assert_eq!(
+            fit_in_page(cpu.clone(), 500 << 20, room, true),
+            Ok(cpu.clone())
+        );
+        let moved = fit_in_page(cpu.clone(), 4400 << 20, room, true).unwrap();
+        assert_eq!(moved.engine, EngineKind::Gpu);
+        assert!(
+            moved.reason.contains("larger than the page can hold"),
+            "{}",
+            moved.reason
+        );
+        let refused = fit_in_page(cpu, 4400 << 20, room, false).unwrap_err();
+        assert!(refused.contains("no WebGPU adapter"), "{refused}");
+        let gpu = decide(Preference::Gpu, Some("nvidia/ada"), None);
+        assert_eq!(fit_in_page(gpu.clone(), 4400 << 20, room, true), Ok(gpu));
     }
 
     #[test]
