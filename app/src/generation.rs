@@ -298,10 +298,7 @@ async fn run(
     set("stopReason", stop_name(generation.stop).into())?;
     set("promptTokens", JsValue::from(request.prompt.len() as u32))?;
     set("adapter", loaded.adapter.clone().into())?;
-    set("shape", loaded.runner.shape().into())?;
-    set("kvCache", loaded.runner.kv_cache().into())?;
-    set("engine", loaded.runner.kind().name().into())?;
-    set("engineReason", loaded.decision.reason.clone().into())?;
+    loaded.runner.report(&loaded.decision.reason, &result)?;
     set("prefillMs", timing.prefill_ms.into())?;
     set("decodeMs", timing.decode_ms.into())?;
     Ok(result)

@@ -521,10 +521,7 @@ async fn greedy(
     set("text", tokenizer.decode(&tokens).into())?;
     set("promptTokens", JsValue::from(ids.len() as u32))?;
     set("adapter", adapter.into())?;
-    set("shape", runner.shape().into())?;
-    set("kvCache", runner.kv_cache().into())?;
-    set("engine", runner.kind().name().into())?;
-    set("engineReason", decision.reason.into())?;
+    runner.report(&decision.reason, &result)?;
     set("loadMs", (uploaded - started).into())?;
     set("peakBufferedBytes", JsValue::from(peak as f64))?;
     set("prefillMs", timing.prefill_ms.into())?;

@@ -54,6 +54,18 @@ impl Runner {
         }
     }
 
+    /// Puts the engine's facts on a JS result object: `shape`, `kvCache`, `engine` and
+    /// `engineReason` (why the load chose it).
+    pub fn report(&self, reason: &str, result: &js_sys::Object) -> Result<(), JsValue> {
+        let set = |key: &str, value: JsValue| {
+            js_sys::Reflect::set(result, &key.into(), &value).map(|_| ())
+        };
+        set("shape", self.shape().into())?;
+        set("kvCache", self.kv_cache().into())?;
+        set("engine", self.kind().name().into())?;
+        set("engineReason", reason.into())
+    }
+
     /// Runs `tokens` at positions `start..` and returns what `want` asks for.
     pub async fn forward_for(
         &mut self,

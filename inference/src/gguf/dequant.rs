@@ -113,8 +113,9 @@ fn q5(block: &[u8], out: &mut Vec<f32>, with_min: bool) {
     }
 }
 
-/// The 6-bit scale and min of sub-block `j` (ggml's `get_scale_min_k4`).
-fn scale_min_k4(j: usize, scales: &[u8]) -> (u8, u8) {
+/// The 6-bit scale and min of sub-block `j` (ggml's `get_scale_min_k4`); the CPU engine's
+/// unpacker reads Q4_K through it too.
+pub(crate) fn scale_min_k4(j: usize, scales: &[u8]) -> (u8, u8) {
     if j < 4 {
         (scales[j] & 63, scales[j + 4] & 63)
     } else {

@@ -8,6 +8,7 @@ mod f16;
 mod reader;
 mod types;
 
+pub(crate) use dequant::scale_min_k4;
 pub use dequant::{dequantize, dequantize_into};
 pub use error::GgufError;
 pub use f16::f16_to_f32;

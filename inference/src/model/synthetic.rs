@@ -269,17 +269,11 @@ mod tests {
 
     #[test]
     fn random_blocks_dequantize_to_small_finite_values_for_every_type() {
-        for ggml_type in [
-            GgmlType::F32,
-            GgmlType::F16,
-            GgmlType::Q4_0,
-            GgmlType::Q4_1,
-            GgmlType::Q5_0,
-            GgmlType::Q5_1,
-            GgmlType::Q8_0,
-            GgmlType::Q4K,
-            GgmlType::Q6K,
-        ] {
+        let float = [GgmlType::F32, GgmlType::F16];
+        for ggml_type in float
+            .into_iter()
+            .chain(crate::model::kernels::self_test::FORMATS)
+        {
             let values = dequantize(ggml_type, &random_blocks(ggml_type, 512, 3), 512).unwrap();
             assert!(
                 values.iter().all(|v| v.is_finite() && v.abs() < 1000.0),

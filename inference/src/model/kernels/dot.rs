@@ -101,15 +101,7 @@ mod tests {
         crate::model::synthetic::random_blocks(ggml_type, cols, seed)
     }
 
-    const TYPES: [GgmlType; 7] = [
-        GgmlType::Q4_0,
-        GgmlType::Q4_1,
-        GgmlType::Q5_0,
-        GgmlType::Q5_1,
-        GgmlType::Q8_0,
-        GgmlType::Q4K,
-        GgmlType::Q6K,
-    ];
+    const TYPES: [GgmlType; 7] = super::super::self_test::FORMATS;
 
     #[test]
     fn unpacked_rows_equal_the_reference_dequantizer() {

@@ -2,7 +2,7 @@
 //! weight `i` = `scale[i / 16] · q[i] + offset[i / 32]`, with `q` in int8. Each ggml format
 //! (Q4_0 … Q6_K) only needs its unpacker here; the SIMD work lives in one kernel (`dot`).
 
-use crate::gguf::GgmlType;
+use crate::gguf::{GgmlType, scale_min_k4};
 
 /// Weights per scale.
 pub const GROUP: usize = 16;
@@ -132,19 +132,6 @@ fn q5(block: &[u8], q: &mut [i8], scale: &mut [f32], offset: &mut [f32], with_mi
     }
     scale.fill(d);
     offset[0] = m;
-}
-
-/// The 6-bit scale and min of sub-block `j` (ggml's `get_scale_min_k4`).
-#[inline(always)]
-fn scale_min_k4(j: usize, scales: &[u8]) -> (u8, u8) {
-    if j < 4 {
-        (scales[j] & 63, scales[j + 4] & 63)
-    } else {
-        (
-            (scales[j + 4] & 0x0f) | ((scales[j - 4] >> 6) << 4),
-            (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4),
-        )
-    }
 }
 
 /// Q4_K: 8 sub-blocks of 32, weight = `d·sc·q − dmin·m`.
