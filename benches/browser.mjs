@@ -1,6 +1,8 @@
 // Bench: the engine inside headless Chromium on SmolLM2-135M Q4_1 (and Qwen2.5-Coder-0.5B
-// Q4_K_M when AIRLOCK_QWEN_CODER_GGUF is set) — the CPU engine (int8 WebAssembly SIMD, one
-// thread) at the peers' lengths (64-token prompt, 32 generated, median of 3 after a warm-up),
+// Q4_K_M when AIRLOCK_QWEN_CODER_GGUF is set) — the CPU engine (int8 WebAssembly SIMD) in its
+// worker on 1 and 2 threads and on the page's own thread, at the peers' lengths (64-token
+// prompt, 32 generated, median of 3 after a warm-up), with the page's longest stall (long
+// task) during each call (the model's load included),
 // the engine the load-time probe picks, and WebGPU (SwiftShader on machines without a GPU)
 // for both matrix-vector kernel shapes. Prints one JSON object. Run through `cargo xtask
 // bench` (it sets AIRLOCK_BIN, AIRLOCK_CHROMIUM and AIRLOCK_SMOLLM2_GGUF).
@@ -30,19 +32,34 @@ try {
   const cpuPrompt = Array.from({ length: CPU_PROMPT }, (_, i) => 100 + ((i * 37) % 4000));
   const cpu = {};
   for (const model of ["smollm2.gguf", ...(process.env.AIRLOCK_QWEN_CODER_GGUF ? ["qwen.gguf"] : [])]) {
-    const runs = [];
-    for (let rep = 0; rep < 4; rep++) {
-      const r = await page.evaluate(([m, p, n]) => globalThis.airlockEngine.greedy(m, p, n, { engine: "cpu" }), [model, cpuPrompt, CPU_DECODE]);
-      if (rep > 0) runs.push(r);
+    cpu[model] = {};
+    for (const [label, threads] of [["worker_1_thread", 1], ["worker_2_threads", 2], ["page_thread", 0]]) {
+      const runs = [];
+      for (let rep = 0; rep < 4; rep++) {
+        const r = await page.evaluate(async ([m, p, n, t]) => {
+          let stall = 0;
+          const observer = new PerformanceObserver((list) => {
+            for (const e of list.getEntries()) stall = Math.max(stall, e.duration);
+          });
+          observer.observe({ type: "longtask" });
+          const result = await globalThis.airlockEngine.greedy(m, p, n, { engine: "cpu", threads: t });
+          for (const e of observer.takeRecords()) stall = Math.max(stall, e.duration);
+          observer.disconnect();
+          return { ...result, stall };
+        }, [model, cpuPrompt, CPU_DECODE, threads]);
+        if (rep > 0) runs.push(r);
+      }
+      cpu[model][label] = {
+        threads: runs[0].threads,
+        where: runs[0].adapter,
+        prompt_tokens: CPU_PROMPT,
+        generated_tokens: CPU_DECODE,
+        prefill_tokens_per_s: +median(runs.map((r) => CPU_PROMPT / r.prefillMs * 1000)).toFixed(2),
+        decode_tokens_per_s: +median(runs.map((r) => (CPU_DECODE - 1) / r.decodeMs * 1000)).toFixed(2),
+        load_ms: Math.round(median(runs.map((r) => r.loadMs))),
+        longest_page_stall_ms: Math.round(median(runs.map((r) => r.stall))),
+      };
     }
-    cpu[model] = {
-      threads: 1,
-      prompt_tokens: CPU_PROMPT,
-      generated_tokens: CPU_DECODE,
-      prefill_tokens_per_s: +median(runs.map((r) => CPU_PROMPT / r.prefillMs * 1000)).toFixed(2),
-      decode_tokens_per_s: +median(runs.map((r) => (CPU_DECODE - 1) / r.decodeMs * 1000)).toFixed(2),
-      load_ms: Math.round(median(runs.map((r) => r.loadMs))),
-    };
   }
   const auto = await page.evaluate(([p]) => globalThis.airlockEngine.greedy("smollm2.gguf", p, 2, { engine: "auto" }), [prompt]);
   const runs = {};

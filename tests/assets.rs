@@ -114,4 +114,33 @@ fn index_references_only_local_fingerprinted_assets() {
         refs >= 4,
         "expected stylesheet, icon, editor and boot script, found {refs}"
     );
+    // The engine worker's script, where this build has one (the browser suite requires it).
+    let marker = "name=\"airlock-engine-worker\" content=\"";
+    let worker = html
+        .split(marker)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("index.html names the engine worker's script (empty when not built)");
+    if !worker.is_empty() {
+        assert!(
+            worker.starts_with("/assets/engine-worker-"),
+            "engine worker {worker}"
+        );
+        let script = WebAssets::get(worker.trim_start_matches('/'))
+            .unwrap_or_else(|| panic!("{worker} is not embedded"));
+        let script = String::from_utf8_lossy(&script.data);
+        let named: Vec<String> = script
+            .split("\"./")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .map(|name| format!("assets/{name}"))
+            .collect();
+        assert!(
+            named.iter().any(|n| n.ends_with(".wasm")) && named.iter().any(|n| n.ends_with(".js")),
+            "the worker script names its module and glue: {named:?}"
+        );
+        for name in &named {
+            assert!(WebAssets::get(name).is_some(), "{name} is not embedded");
+        }
+    }
 }

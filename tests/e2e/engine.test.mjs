@@ -78,6 +78,10 @@ test("the CPU engine's WebAssembly SIMD kernels agree with the portable loop for
   // 7 formats: the unpacked-row kernel and the several-token kernel for each, the block kernel
   // for the five formats decode reads straight from the file.
   assert.equal(summary, "19 kernel products over 7 formats agree with the portable loop");
+  // The engine worker is a separate, threaded build (SIMD128 everywhere): its kernels are
+  // checked in the worker, after its two pool threads have started.
+  const worker = await page.evaluate(() => globalThis.airlockEngine.workerSelfTest(2));
+  assert.equal(worker, "19 kernel products over 7 formats agree with the portable loop (engine worker, 2 threads)");
 });
 
 test("the load-time probe picks the CPU engine on SwiftShader, the user can override it, and both give SmolLM2's transformers tokens", { timeout: 600_000 }, async () => {
@@ -90,6 +94,10 @@ test("the load-time probe picks the CPU engine on SwiftShader, the user can over
     assert.match(auto.engineReason,
       /^the CPU is faster here: 4 layers of this model's shape took \d+\.\d\d ms on the CPU and \d+\.\d\d ms on WebGPU \(google\/swiftshader\)$/);
     assert.equal(auto.shape, "Int8Simd128");
+    // By default the CPU engine runs in its worker on every core the browser reports.
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    assert.equal(auto.threads, Math.min(Math.max(cores, 1), 8));
+    assert.match(auto.adapter, /^CPU \(int8 WebAssembly SIMD, \d+ threads? in a worker\)$/);
     assert.deepEqual(auto.tokens, c.transformers.slice(0, 16), `${label} on the CPU engine`);
     console.log(`# SmolLM2 ${label} on the page's CPU engine: prefill ${(c.prompt_ids.length / auto.prefillMs * 1000).toFixed(2)} tok/s, ` +
       `decode ${(15 / auto.decodeMs * 1000).toFixed(2)} tok/s (${auto.engineReason})`);
@@ -99,9 +107,19 @@ test("the load-time probe picks the CPU engine on SwiftShader, the user can over
   assert.equal(forced.engine, "gpu");
   assert.match(forced.engineReason, /^WebGPU \(google\/swiftshader\) chosen in the Models panel$/);
   assert.deepEqual(forced.tokens, plain.transformers.slice(0, 4));
-  const cpu = await greedy(file, plain.prompt_ids, 4, { engine: "cpu" });
-  assert.equal(cpu.engine, "cpu");
-  assert.deepEqual(cpu.tokens, plain.transformers.slice(0, 4));
+  // One worker thread, two, and the page's own thread: the same tokens.
+  for (const threads of [1, 2, 0]) {
+    const cpu = await greedy(file, plain.prompt_ids, 4, { engine: "cpu", threads });
+    assert.equal(cpu.engine, "cpu");
+    assert.equal(cpu.threads, threads === 0 ? 1 : threads);
+    assert.equal(cpu.adapter, threads === 0
+      ? "CPU (int8 WebAssembly SIMD, on the page's thread)"
+      : `CPU (int8 WebAssembly SIMD, ${threads} thread${threads === 1 ? "" : "s"} in a worker)`);
+    assert.deepEqual(cpu.tokens, plain.transformers.slice(0, 4), `threads: ${threads}`);
+  }
+  const badThreads = await page.evaluate(([f]) =>
+    globalThis.airlockEngine.greedy(f, [1], 1, { engine: "cpu", threads: 1.5 }).then(() => "ran", (e) => e.message), [file]);
+  assert.equal(badThreads, "options.threads is a whole number from 0 to 256");
   const refused = await page.evaluate(([f]) =>
     globalThis.airlockEngine.greedy(f, [1], 1, { engine: "tpu" }).then(() => "ran", (e) => e.message), [file]);
   assert.match(refused, /engine "tpu" is not one of "auto", "gpu", "cpu"/);
@@ -112,16 +130,18 @@ for (const [family, file, caseName] of [
   ["qwen2", "tiny-qwen2-q6_k.gguf", "gguf-q6_k"],
   ["qwen3", "tiny-qwen3-q4_k.gguf", "gguf-q4_k"],
 ]) {
-  test(`tiny ${family} on the page's CPU engine gives the native int8 engine's greedy tokens`, { timeout: 300_000 }, async () => {
+  test(`tiny ${family} on the CPU engine (worker and page) gives the native int8 engine's greedy tokens`, { timeout: 300_000 }, async () => {
     // Random-weight models have near-ties that int8 activations flip, so the bar here is the
     // native int8 engine (pinned by inference/tests/reference_models.rs, which ties it to
     // transformers); SmolLM2 above meets the transformers bar itself.
     const reference = JSON.parse(readFileSync(join(FIXTURES, `models/${family}/reference.json`), "utf8"));
     const pinned = JSON.parse(readFileSync(join(FIXTURES, "models/int8_greedy.json"), "utf8"));
-    const result = await greedy(file, reference.prompt_ids, 32, { engine: "cpu" });
-    assert.equal(result.engine, "cpu");
-    assert.equal(result.kvCache, "F32");
-    assert.deepEqual(result.tokens, pinned[family], caseName);
+    for (const threads of [2, 0]) {
+      const result = await greedy(file, reference.prompt_ids, 32, { engine: "cpu", threads });
+      assert.equal(result.engine, "cpu");
+      assert.equal(result.kvCache, "F32");
+      assert.deepEqual(result.tokens, pinned[family], `${caseName}, threads: ${threads}`);
+    }
   });
 }
 

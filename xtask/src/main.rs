@@ -16,6 +16,7 @@
 //! - `cargo xtask setup`: install the Debian and npm pieces (as root), or say what to install.
 
 mod dist;
+mod engine_worker;
 mod models;
 mod prereqs;
 mod process;

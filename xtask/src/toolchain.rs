@@ -72,6 +72,32 @@ impl WasmToolchain {
         cmd
     }
 
+    /// The `cargo build` command for a crate built with wasm threads in `profile`, where this
+    /// toolchain can rebuild std with them (Debian's rustc-web can; rustup's stable target
+    /// cannot: its std is prebuilt without atomics).
+    pub fn cargo_build_threaded(&self, package: &str, profile: &str) -> Option<Command> {
+        match self {
+            WasmToolchain::Rustup => None,
+            WasmToolchain::DebianBuildStd => {
+                let mut cmd = command("/usr/bin/cargo");
+                cmd.env("RUSTC", "/usr/bin/rustc")
+                    .env("RUSTC_BOOTSTRAP", "1")
+                    .env_remove("RUSTUP_TOOLCHAIN")
+                    .args([
+                        "build",
+                        "-p",
+                        package,
+                        "--profile",
+                        profile,
+                        "--target",
+                        TARGET,
+                    ])
+                    .args(["-Z", "build-std=std,panic_abort"]);
+                Some(cmd)
+            }
+        }
+    }
+
     /// What to print about the choice.
     pub fn describe(&self) -> &'static str {
         match self {

@@ -44,18 +44,23 @@ pub fn build(root: &Path) -> anyhow::Result<PathBuf> {
             .arg("static/editor/build.mjs")
             .args(args))
     };
+    let engine = crate::engine_worker::build(root, &toolchain, &staging)?;
     esbuild(&[Path::new("editor"), &staging.join("editor.js")])?;
     esbuild(&[
         Path::new("minify"),
         &staging.join(format!("{APP_LIB}.js")),
         &staging.join("glue.min.js"),
     ])?;
-    assemble(root, &staging)
+    assemble(root, &staging, engine.as_ref())
 }
 
 /// Lays out `static/dist` from the staging folder, with fingerprinted asset names, and
 /// swaps it in only once complete.
-fn assemble(root: &Path, staging: &Path) -> anyhow::Result<PathBuf> {
+fn assemble(
+    root: &Path,
+    staging: &Path,
+    engine: Option<&crate::engine_worker::Staged>,
+) -> anyhow::Result<PathBuf> {
     let dist = root.join("static/dist");
     let next = root.join("static/dist.next");
     reset_dir(&next)?;
@@ -93,19 +98,27 @@ fn assemble(root: &Path, staging: &Path) -> anyhow::Result<PathBuf> {
     let boot_staged = staging.join("boot.js");
     fs::write(&boot_staged, boot_source)?;
     let boot = publish(&assets, &boot_staged, "boot", "js")?;
+    let engine_worker = match engine {
+        Some(engine) => format!(
+            "/assets/{}",
+            publish_engine(root, staging, &assets, engine)?
+        ),
+        None => String::new(),
+    };
     let template =
         fs::read_to_string(root.join("static/index.html")).context("reading static/index.html")?;
     let mut page = template;
-    for (placeholder, name) in [
-        ("{{css}}", &css),
-        ("{{editor}}", &editor),
-        ("{{boot}}", &boot),
-        ("{{favicon}}", &favicon),
+    for (placeholder, url) in [
+        ("{{css}}", format!("/assets/{css}")),
+        ("{{editor}}", format!("/assets/{editor}")),
+        ("{{boot}}", format!("/assets/{boot}")),
+        ("{{favicon}}", format!("/assets/{favicon}")),
+        ("{{engine-worker}}", engine_worker),
     ] {
         if !page.contains(placeholder) {
             bail!("static/index.html lacks the placeholder {placeholder}");
         }
-        page = page.replace(placeholder, &format!("/assets/{name}"));
+        page = page.replace(placeholder, &url);
     }
     fs::write(next.join("index.html"), page)?;
     if dist.exists() {
@@ -114,6 +127,31 @@ fn assemble(root: &Path, staging: &Path) -> anyhow::Result<PathBuf> {
     fs::rename(&next, &dist)?;
     eprintln!("xtask: front end ready in {}", dist.display());
     Ok(dist)
+}
+
+/// Publishes the engine worker's module and glue, then its script (`static/engine-worker.js`)
+/// naming them; returns the script's name.
+fn publish_engine(
+    root: &Path,
+    staging: &Path,
+    assets: &Path,
+    engine: &crate::engine_worker::Staged,
+) -> anyhow::Result<String> {
+    let wasm = publish(assets, &engine.wasm, "engine", "wasm")?;
+    let glue = publish(assets, &engine.glue, "engine-glue", "js")?;
+    let template = fs::read_to_string(root.join("static/engine-worker.js"))
+        .context("reading static/engine-worker.js")?;
+    for placeholder in ["{{glue}}", "{{wasm}}"] {
+        if !template.contains(placeholder) {
+            bail!("static/engine-worker.js lacks the placeholder {placeholder}");
+        }
+    }
+    let script = template
+        .replace("{{glue}}", &glue)
+        .replace("{{wasm}}", &wasm);
+    let staged = staging.join("engine-worker.js");
+    fs::write(&staged, script)?;
+    publish(assets, &staged, "engine-worker", "js")
 }
 
 /// Copies `source` into `assets` as `{stem}-{hash}.{ext}` and returns that name.

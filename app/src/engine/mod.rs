@@ -12,6 +12,7 @@ pub mod cache;
 pub mod probe;
 pub mod runner;
 pub mod stream;
+pub mod worker;
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -38,8 +39,10 @@ use crate::generation::drive;
 use crate::model::engine_choice::{
     Decision, EngineKind, Preference, decide, fit_in_page, needs_probe,
 };
+use crate::model::engine_worker::{Placement, placement};
 use runner::Runner;
 use stream::{ModelStream, OnProgress};
+use worker::EngineWorker;
 
 /// KV cache positions the page engine allocates.
 pub(crate) const CONTEXT: usize = 1024;
@@ -70,6 +73,9 @@ pub(crate) struct LoadOptions {
     pub cancel: Option<Rc<Cell<bool>>>,
     /// The engine asked for (`options.engine`); `None`: the Models panel's setting.
     pub engine: Option<Preference>,
+    /// The CPU engine's threads (`options.threads`; 0: the page's own thread); `None`: every
+    /// core, up to a cap.
+    pub threads: Option<usize>,
 }
 
 /// Where the Models panel keeps the engine setting.
@@ -93,7 +99,7 @@ pub(crate) fn save_preference(preference: Preference) {
 
 impl LoadOptions {
     /// From a JS options object (`shape`: "thread" | "workgroup"; `engine`: "auto" | "gpu" |
-    /// "cpu").
+    /// "cpu"; `threads`: a whole number, 0 for the page's own thread).
     pub fn from_js(options: &JsValue) -> Result<Self, JsValue> {
         let text = |key: &str| {
             Reflect::get(options, &key.into())
@@ -109,9 +115,20 @@ impl LoadOptions {
             .map(|e| Preference::parse(&e))
             .transpose()
             .map_err(error)?;
+        let threads = match Reflect::get(options, &"threads".into()) {
+            Ok(v) if v.is_undefined() || v.is_null() => None,
+            Ok(v) => Some(
+                v.as_f64()
+                    .filter(|n| n.fract() == 0.0 && (0.0..=256.0).contains(n))
+                    .map(|n| n as usize)
+                    .ok_or_else(|| error("options.threads is a whole number from 0 to 256"))?,
+            ),
+            Err(_) => None,
+        };
         Ok(Self {
             shape,
             engine,
+            threads,
             ..Self::default()
         })
     }
@@ -310,19 +327,46 @@ async fn load_from(
     let (runner, adapter, peak) = match decision.engine {
         EngineKind::Cpu => {
             drop(weights);
+            // The worker starts before the file is read whole: one that cannot start leaves
+            // the bytes with the page's own engine.
+            let script = worker::script();
+            let started = match placement(options.threads, worker::cores(), script.is_some()) {
+                Placement::Worker(threads) => {
+                    EngineWorker::start(script.as_deref().unwrap_or_default(), threads).await
+                }
+                Placement::Page => Err(String::new()),
+            };
             let (bytes, hash) = stream.whole(file.tensors.len()).await?;
             if sha256.is_some_and(|expected| expected != hash) {
                 return Err(Failure::Mismatch);
             }
-            let image = FileImage::from_vec(bytes);
-            let weights = load_gguf(&image, &file).map_err(error)?;
-            let held = image.bytes().len();
-            let cpu = CpuModel::with_products(weights, CONTEXT, Products::Int8);
-            (
-                Runner::Cpu(cpu),
-                "CPU (int8 WebAssembly SIMD)".to_owned(),
-                held,
-            )
+            let held = bytes.len();
+            match started {
+                Ok(mut engine) => {
+                    engine.load(bytes, CONTEXT).await.map_err(|e| {
+                        error(format!("the CPU engine could not load the model: {e}"))
+                    })?;
+                    let threads = engine.threads();
+                    let adapter = format!(
+                        "CPU (int8 WebAssembly SIMD, {threads} thread{} in a worker)",
+                        if threads == 1 { "" } else { "s" }
+                    );
+                    (Runner::Worker(engine), adapter, held)
+                }
+                Err(why) => {
+                    let image = FileImage::from_vec(bytes);
+                    let weights = load_gguf(&image, &file).map_err(error)?;
+                    let cpu = CpuModel::with_products(weights, CONTEXT, Products::Int8);
+                    let adapter = if why.is_empty() {
+                        "CPU (int8 WebAssembly SIMD, on the page's thread)".to_owned()
+                    } else {
+                        format!(
+                            "CPU (int8 WebAssembly SIMD, on the page's thread: the engine worker did not start — {why})"
+                        )
+                    };
+                    (Runner::Cpu(cpu), adapter, held)
+                }
+            }
         }
         EngineKind::Gpu => {
             let gpu = place_on_gpu(&mut stream, &weights, &file, gpu_options).await?;
@@ -546,6 +590,20 @@ pub fn install() {
     });
     let _ = Reflect::set(&engine, &"kernelSelfTest".into(), self_test.as_ref());
     self_test.forget();
+    // The same check in the engine worker's own (threaded) build, and that its threads start.
+    let worker_test = Closure::<dyn Fn(u32) -> Promise>::new(|threads: u32| {
+        future_to_promise(async move {
+            let script =
+                worker::script().ok_or_else(|| error("this page cannot run the engine worker"))?;
+            let mut engine = EngineWorker::start(&script, threads as usize)
+                .await
+                .map_err(error)?;
+            let text = engine.self_test().await.map_err(error)?;
+            Ok(format!("{text} (engine worker, {} threads)", engine.threads()).into())
+        })
+    });
+    let _ = Reflect::set(&engine, &"workerSelfTest".into(), worker_test.as_ref());
+    worker_test.forget();
     crate::generation::install(&engine);
     let _ = Reflect::set(&js_sys::global(), &"airlockEngine".into(), &engine);
 }

@@ -1,6 +1,7 @@
 //! The engine a loaded model runs on in the page, behind one awaited forward pass: WebGPU
-//! (every GPU read awaited) or the CPU's int8 SIMD kernels, which run on the page's thread
-//! and so hand the event loop back between batches of prompt tokens and between tokens.
+//! (every GPU read awaited), the CPU's int8 SIMD kernels in the engine worker on its threads
+//! (`worker.rs`), or — where the page cannot run that worker — the same kernels on the page's
+//! thread, handing the event loop back between batches of prompt tokens and between tokens.
 
 use airlock_inference::generate::{Forward, Output};
 use airlock_inference::gpu::GpuModel;
@@ -11,13 +12,16 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use super::worker::EngineWorker;
 use crate::model::engine_choice::EngineKind;
 
 /// A model with its KV cache, on one engine.
 pub(crate) enum Runner {
     /// On WebGPU.
     Gpu(GpuModel),
-    /// On the CPU.
+    /// On the CPU, in the engine worker's threads.
+    Worker(EngineWorker),
+    /// On the CPU, on the page's own thread.
     Cpu(CpuModel),
 }
 
@@ -26,7 +30,16 @@ impl Runner {
     pub fn kind(&self) -> EngineKind {
         match self {
             Runner::Gpu(_) => EngineKind::Gpu,
-            Runner::Cpu(_) => EngineKind::Cpu,
+            Runner::Worker(_) | Runner::Cpu(_) => EngineKind::Cpu,
+        }
+    }
+
+    /// Threads the CPU engine runs on (0: WebGPU).
+    pub fn threads(&self) -> usize {
+        match self {
+            Runner::Gpu(_) => 0,
+            Runner::Worker(worker) => worker.threads(),
+            Runner::Cpu(_) => 1,
         }
     }
 
@@ -34,6 +47,7 @@ impl Runner {
     pub fn capacity(&self) -> usize {
         match self {
             Runner::Gpu(gpu) => gpu.capacity(),
+            Runner::Worker(worker) => worker.capacity(),
             Runner::Cpu(cpu) => cpu.capacity(),
         }
     }
@@ -42,7 +56,7 @@ impl Runner {
     pub fn shape(&self) -> String {
         match self {
             Runner::Gpu(gpu) => format!("{:?}", gpu.matvec_shape()),
-            Runner::Cpu(_) => "Int8Simd128".into(),
+            Runner::Worker(_) | Runner::Cpu(_) => "Int8Simd128".into(),
         }
     }
 
@@ -50,12 +64,12 @@ impl Runner {
     pub fn kv_cache(&self) -> String {
         match self {
             Runner::Gpu(gpu) => format!("{:?}", gpu.kv_precision()),
-            Runner::Cpu(_) => "F32".into(),
+            Runner::Worker(_) | Runner::Cpu(_) => "F32".into(),
         }
     }
 
-    /// Puts the engine's facts on a JS result object: `shape`, `kvCache`, `engine` and
-    /// `engineReason` (why the load chose it).
+    /// Puts the engine's facts on a JS result object: `shape`, `kvCache`, `engine`,
+    /// `threads` (0 on WebGPU) and `engineReason` (why the load chose it).
     pub fn report(&self, reason: &str, result: &js_sys::Object) -> Result<(), JsValue> {
         let set = |key: &str, value: JsValue| {
             js_sys::Reflect::set(result, &key.into(), &value).map(|_| ())
@@ -63,6 +77,7 @@ impl Runner {
         set("shape", self.shape().into())?;
         set("kvCache", self.kv_cache().into())?;
         set("engine", self.kind().name().into())?;
+        set("threads", (self.threads() as u32).into())?;
         set("engineReason", reason.into())
     }
 
@@ -78,6 +93,16 @@ impl Runner {
                 .forward_for_async(want, tokens, start)
                 .await
                 .map_err(|e| e.to_string()),
+            Runner::Worker(worker) => {
+                let (last, earlier) = tokens.split_last().ok_or("no tokens to run")?;
+                for (i, batch) in earlier.chunks(BATCH).enumerate() {
+                    worker.run(None, batch, start + i * BATCH).await?;
+                }
+                worker
+                    .run(Some(want), &[*last], start + earlier.len())
+                    .await?
+                    .ok_or_else(|| "the engine worker returned nothing".to_owned())
+            }
             Runner::Cpu(cpu) => {
                 let (last, earlier) = tokens.split_last().ok_or("no tokens to run")?;
                 for (i, batch) in earlier.chunks(BATCH).enumerate() {

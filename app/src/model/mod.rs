@@ -5,6 +5,7 @@ pub mod airgap;
 pub mod chat;
 pub mod completion;
 pub mod engine_choice;
+pub mod engine_worker;
 pub mod errors;
 pub mod fit_hint;
 pub mod markdown;

@@ -169,9 +169,9 @@ impl CpuModel {
         // Natively the whole pass runs on one of the pool's threads, so that each product's
         // row split starts where it is (one hand-off per call, not one per product: on a busy
         // machine every hand-off waits for the scheduler).
-        #[cfg(not(target_arch = "wasm32"))]
+        #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
         return Ok(rayon::scope(|_| self.run(tokens, start, every, needed)));
-        #[cfg(target_arch = "wasm32")]
+        #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
         Ok(self.run(tokens, start, every, needed))
     }
 

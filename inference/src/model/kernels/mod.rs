@@ -100,7 +100,7 @@ pub fn matvec_group(ws: &[QuantRows<'_>], acts: &Q8Activations, outs: &mut [&mut
             };
         }
     };
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
     {
         use rayon::prelude::*;
         let work: usize = ws.iter().map(|w| w.rows * w.cols).sum();
@@ -152,7 +152,7 @@ where
         }
     };
     let chunks = out[..w.rows * per_row].chunks_mut(BATCH_ROWS_PER_TASK * per_row);
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
     {
         use rayon::prelude::*;
         if w.rows * w.cols >= 1 << 16 {
