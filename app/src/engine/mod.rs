@@ -346,12 +346,10 @@ async fn load_from(
                     engine.load(bytes, CONTEXT).await.map_err(|e| {
                         error(format!("the CPU engine could not load the model: {e}"))
                     })?;
-                    let threads = engine.threads();
-                    let adapter = format!(
-                        "CPU (int8 WebAssembly SIMD, {threads} thread{} in a worker)",
-                        if threads == 1 { "" } else { "s" }
-                    );
-                    (Runner::Worker(engine), adapter, held)
+                    let runner = Runner::Worker(engine);
+                    let place = runner.cpu_place().unwrap_or_default();
+                    let adapter = format!("CPU (int8 WebAssembly SIMD, {place})");
+                    (runner, adapter, held)
                 }
                 Err(why) => {
                     let image = FileImage::from_vec(bytes);

@@ -43,6 +43,19 @@ impl Runner {
         }
     }
 
+    /// Where the CPU engine runs, in words (`None` on WebGPU).
+    pub fn cpu_place(&self) -> Option<String> {
+        match self {
+            Runner::Gpu(_) => None,
+            Runner::Worker(worker) => {
+                let threads = worker.threads();
+                let plural = if threads == 1 { "" } else { "s" };
+                Some(format!("{threads} thread{plural} in a worker"))
+            }
+            Runner::Cpu(_) => Some("on the page's thread".into()),
+        }
+    }
+
     /// Positions the KV cache holds.
     pub fn capacity(&self) -> usize {
         match self {

@@ -144,11 +144,11 @@ pub fn load(state: IdeState, name: String) {
                 if let Some(why) = &loaded.cache_note {
                     note.push_str(&format!(" — {why}"));
                 }
-                let engine = (
-                    name.clone(),
-                    loaded.runner.kind(),
-                    loaded.decision.reason.clone(),
-                );
+                let reason = match loaded.runner.cpu_place() {
+                    Some(place) => format!("{} ({place})", loaded.decision.reason),
+                    None => loaded.decision.reason.clone(),
+                };
+                let engine = (name.clone(), loaded.runner.kind(), reason);
                 a.engines.update(|e| {
                     e.retain(|(n, _, _)| *n != name);
                     e.push(engine);
