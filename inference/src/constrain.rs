@@ -3,7 +3,9 @@
 //! `{"name": "TOOL", "arguments": {…}}</tool_call>` where TOOL is a declared tool and the
 //! arguments follow that tool's JSON schema (its keys, each once; strings, booleans,
 //! whole numbers, lists of strings; the required keys before the object closes). Outside a
-//! call the model writes freely, as llama.cpp's lazy tool grammars do.
+//! call the model writes freely, as llama.cpp's lazy tool grammars do. An answer that opens
+//! with `{` is a call written bare (small models often drop the tags): the object is held to
+//! the same language and the answer ends with it.
 //!
 //! [`Matcher`] is a byte-level recognizer of that language; [`Constraint::mask`] tests the
 //! most likely tokens' bytes against a copy of it and leaves only valid ones, so even a 0.5B
@@ -176,6 +178,8 @@ pub struct Matcher<'g> {
     tool: usize,
     key: usize,
     used: u32,
+    /// Written without the tags: the call ends with its object's `}`.
+    bare: bool,
 }
 
 fn is_ws(b: u8) -> bool {
@@ -194,6 +198,15 @@ impl<'g> Matcher<'g> {
             tool: 0,
             key: 0,
             used: 0,
+            bare: false,
+        }
+    }
+
+    /// A recognizer of a call written bare: the object alone, no `</tool_call>` after it.
+    pub fn bare(grammar: &'g ToolGrammar) -> Self {
+        Self {
+            bare: true,
+            ..Self::new(grammar)
         }
     }
 
@@ -343,7 +356,10 @@ impl<'g> Matcher<'g> {
                 }
                 _ => self.gap(b),
             },
-            Phase::CallEnd => self.expect(b, b'}', Phase::Close),
+            Phase::CallEnd => {
+                let then = if self.bare { Phase::Done } else { Phase::Close };
+                self.expect(b, b'}', then)
+            }
             Phase::Close => self.literal(b, CLOSE.as_bytes(), Phase::Done),
             Phase::Done => false,
         }
@@ -500,6 +516,10 @@ pub struct Constraint<'g> {
     call: Option<Matcher<'g>>,
     /// The end of the text so far (to spot `<tool_call>` split over tokens).
     tail: Vec<u8>,
+    /// Something other than whitespace has been written.
+    started: bool,
+    /// A bare call is complete: only the end of the answer may follow.
+    ended: bool,
 }
 
 /// How many of the most likely tokens are tried before the whole vocabulary is.
@@ -513,16 +533,22 @@ impl<'g> Constraint<'g> {
             grammar,
             call: grammar.forced.then(|| Matcher::new(grammar)),
             tail: Vec::new(),
+            started: grammar.forced,
+            ended: false,
         }
     }
 
-    /// Whether a call is being written (only then is anything masked).
+    /// Whether a call is being written or a bare one has ended the answer (only then is
+    /// anything masked).
     pub fn in_call(&self) -> bool {
-        self.call.is_some()
+        self.call.is_some() || self.ended
     }
 
     /// Whether token `bytes` (or a stop token, `None`) may come next.
     pub fn allows(&self, bytes: Option<&[u8]>) -> bool {
+        if self.ended {
+            return bytes.is_none();
+        }
         match (&self.call, bytes) {
             (None, _) => true,
             (Some(_), None) => false,
@@ -541,7 +567,7 @@ impl<'g> Constraint<'g> {
         token_bytes: &dyn Fn(u32) -> Vec<u8>,
         is_stop: &dyn Fn(u32) -> bool,
     ) -> usize {
-        if self.call.is_none() {
+        if !self.in_call() {
             return 0;
         }
         let check = |t: u32| {
@@ -587,8 +613,22 @@ impl<'g> Constraint<'g> {
             Some(m) => {
                 m.feed(bytes);
                 if m.done() {
+                    self.ended = m.bare;
                     self.call = None;
                     self.tail.clear();
+                }
+            }
+            None if !self.started => {
+                let text = bytes.trim_ascii_start();
+                if text.is_empty() {
+                    return;
+                }
+                self.started = true;
+                let mut m = Matcher::bare(self.grammar);
+                if text[0] == b'{' && m.feed(text) {
+                    self.call = Some(m);
+                } else {
+                    self.accept(bytes);
                 }
             }
             None => {
@@ -810,6 +850,36 @@ mod tests {
         );
         assert!(!constraint.allows(Some(b"Sure")));
         assert!(constraint.allows(Some(b"\n{\"name\"")));
+    }
+
+    #[test]
+    fn an_answer_opening_with_a_brace_is_a_bare_call_that_ends_the_answer() {
+        let g = grammar();
+        let mut constraint = Constraint::new(&g);
+        for piece in ["\n", " {\"", "name\": \"read_file\", "] {
+            constraint.accept(piece.as_bytes());
+        }
+        assert!(constraint.in_call(), "the brace opened a call");
+        assert!(!constraint.allows(Some(b"\"arguments\": {\"url")));
+        assert!(!constraint.allows(Some(b"\"arguments\": {}}")), "path is required");
+        constraint.accept(b"\"arguments\": {\"path\": \"a.py\"}");
+        assert!(!constraint.allows(None), "the object is not closed yet");
+        assert!(!constraint.allows(Some(b"}</tool_call>")), "a bare call has no closing tag");
+        constraint.accept(b"}");
+        assert!(constraint.in_call(), "after the object only the end may come");
+        assert!(constraint.allows(None));
+        assert!(!constraint.allows(Some(b"\n{\"name\"")));
+        let mut logits = vec![5.0, 1.0];
+        constraint.mask(&mut logits, &|_| b"\n".to_vec(), &|t| t == 1);
+        assert_eq!(logits, [f32::NEG_INFINITY, 1.0]);
+
+        // Text first, or a brace that cannot start a call, leaves the answer free.
+        for first in ["Sure: {", "{x", "{}"] {
+            let mut constraint = Constraint::new(&g);
+            constraint.accept(first.as_bytes());
+            assert!(!constraint.in_call(), "{first}");
+            assert!(constraint.allows(Some(b"anything")), "{first}");
+        }
     }
 
     #[test]
