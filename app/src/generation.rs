@@ -13,9 +13,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use airlock_inference::chat::Message;
-use airlock_inference::generate::{Generator, Next, Request, StopReason};
+use airlock_inference::cache_record::CacheRecord;
+use airlock_inference::generate::{Generator, Next, Output, Request, StopReason};
 use airlock_inference::loaded::stop_tokens;
-use airlock_inference::sampling::SamplingParams;
+use airlock_inference::sampling::{SamplingParams, Want};
 use airlock_inference::tokenizer::Tokenizer;
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::JsCast;
@@ -212,12 +213,16 @@ pub(crate) struct Timing {
     pub prefill_ms: f64,
     /// Every token after it.
     pub decode_ms: f64,
+    /// Prompt tokens the KV cache already held, which did not run again.
+    pub reused: usize,
 }
 
-/// Runs `generator` to its end on `runner`: the prompt, then each token it asks for, every
-/// GPU read awaited. The browser's counterpart of the native `generate` loop.
+/// Runs `generator` to its end on `runner`: the prompt (what `held` says the cache already
+/// holds of it is not run again), then each token it asks for, every GPU read awaited.
+/// `held` follows every pass. The browser's counterpart of the native `generate` loop.
 pub(crate) async fn drive(
     runner: &mut Runner,
+    held: &mut CacheRecord,
     tokenizer: &Tokenizer,
     generator: &mut Generator<'_>,
     cancelled: impl Fn() -> bool,
@@ -227,19 +232,15 @@ pub(crate) async fn drive(
     // back one index instead of every logit.
     let want = generator.wants();
     let started = js_sys::Date::now();
-    let mut output = runner
-        .forward_for(want, generator.prompt(), 0)
-        .await
-        .map_err(error)?;
+    let prompt = generator.prompt();
+    let reused = held.reusable(prompt);
+    let mut output = pass(runner, held, want, &prompt[reused..], reused).await?;
     let prefilled = js_sys::Date::now();
     let token_bytes = |id: u32| tokenizer.token_bytes(id);
     let stop = loop {
         match generator.step(&mut output, &token_bytes, cancelled(), emit) {
             Next::Forward { token, position } => {
-                output = runner
-                    .forward_for(want, &[token], position)
-                    .await
-                    .map_err(error)?;
+                output = pass(runner, held, want, &[token], position).await?;
             }
             Next::Done(reason) => break reason,
         }
@@ -247,8 +248,29 @@ pub(crate) async fn drive(
     let timing = Timing {
         prefill_ms: prefilled - started,
         decode_ms: js_sys::Date::now() - prefilled,
+        reused,
     };
     Ok((stop, timing))
+}
+
+/// One forward pass, recorded in `held` (forgotten when it fails: the cache is then unknown).
+async fn pass(
+    runner: &mut Runner,
+    held: &mut CacheRecord,
+    want: Want,
+    tokens: &[u32],
+    start: usize,
+) -> Result<Output, JsValue> {
+    match runner.forward_for(want, tokens, start).await {
+        Ok(output) => {
+            held.ran(start, tokens);
+            Ok(output)
+        }
+        Err(e) => {
+            held.clear();
+            Err(error(e))
+        }
+    }
 }
 
 /// One generation on a taken model.
@@ -276,6 +298,7 @@ async fn run(
     };
     let (stop, timing) = drive(
         &mut loaded.runner,
+        &mut loaded.held,
         &loaded.tokenizer,
         &mut generator,
         aborted,
@@ -301,6 +324,7 @@ async fn run(
     loaded.runner.report(&loaded.decision.reason, &result)?;
     set("prefillMs", timing.prefill_ms.into())?;
     set("decodeMs", timing.decode_ms.into())?;
+    set("reusedTokens", JsValue::from(timing.reused as u32))?;
     Ok(result)
 }
 

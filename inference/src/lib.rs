@@ -4,6 +4,7 @@
 //! the reference forward pass and `gpu::GpuModel` the same pass as WGSL kernels on wgpu;
 //! `generate` decodes over either. See docs/ARCHITECTURE.md and docs/ENGINE.md.
 
+pub mod cache_record;
 pub mod chat;
 pub mod config;
 pub mod constrain;

@@ -85,7 +85,7 @@ test("the Models panel shows SmolLM2's facts and a fit verdict for this browser"
   assert.match(facts, /llama · 135M params · F32\+Q4_1\+Q8_0 · 93\.8 MiB · context 8192/);
   const fit = smol.locator(".fit");
   await fit.and(page.locator('[data-verdict="ok"]')).waitFor();
-  assert.match(await fit.textContent(), /^Fits this browser's memory \(CPU engine\): weights 9\d\.\d MiB \+ KV cache .*f32.* \+ activations .* = 1\d\d\.\d MiB$/);
+  assert.match(await fit.textContent(), /^Fits this browser's memory \(CPU engine\): weights 9\d\.\d MiB \+ KV cache .*f32, 4096 positions.* \+ activations .* = \d{3}\.\d MiB$/);
   // Forcing WebGPU in the engine setting turns the verdict to the GPU's limits.
   await page.locator(".engine-choice").selectOption("gpu");
   await fit.filter({ hasText: /^Fits this browser's GPU: / }).waitFor();

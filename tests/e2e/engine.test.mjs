@@ -142,6 +142,11 @@ for (const [family, file, caseName] of [
       assert.equal(result.kvCache, "F32");
       assert.deepEqual(result.tokens, pinned[family], `${caseName}, threads: ${threads}`);
     }
+    // The worker keeps the KV cache between calls: a next turn reuses it and continues as cold.
+    const options = { engine: "cpu", threads: 2 };
+    const first = await generate(file, reference.prompt_ids, { ...options, maxTokens: 12 });
+    assert.deepEqual(first.tokens, pinned[family].slice(0, 12));
+    await reusesLikeACold(file, reference.prompt_ids, first.tokens, options);
   });
 }
 
@@ -164,6 +169,22 @@ function generate(name, prompt, options = {}, { abortAfterPieces } = {}) {
   }, [name, prompt, options, abortAfterPieces]);
 }
 
+/** Checks a continuation on `file` (already run on `prompt`, writing `tokens`) reuses the KV
+ *  cache and gives the cold run's tokens. */
+async function reusesLikeACold(file, prompt, tokens, options) {
+  const next = [...prompt, ...tokens.slice(0, 6)];
+  const continued = await generate(file, next, { ...options, maxTokens: 6 });
+  assert.equal(continued.reusedTokens, next.length - 1, "only the last token of the next turn ran");
+  assert.deepEqual(continued.tokens, tokens.slice(6, 12), "the cache gives what a cold run gives");
+  const edited = [...prompt.slice(0, 2), ...prompt.slice(2).map((t) => (t + 1) % 200 + 3)];
+  const changed = await generate(file, edited, { ...options, maxTokens: 4 });
+  assert.equal(changed.reusedTokens, 2, "a changed prompt reuses only the shared start");
+  await page.evaluate((f) => globalThis.airlockEngine.unload(f), file);
+  const cold = await generate(file, edited, { ...options, maxTokens: 4 });
+  assert.equal(cold.reusedTokens, 0);
+  assert.deepEqual(changed.tokens, cold.tokens, "after a divergence the cache gives the cold tokens");
+}
+
 test("generate streams the greedy tokens, keeps the model loaded, and stops where asked", { timeout: 300_000 }, async () => {
   const reference = JSON.parse(readFileSync(join(FIXTURES, "models/llama/reference.json"), "utf8"));
   const expected = reference.cases["gguf-q8_0"].greedy;
@@ -174,9 +195,14 @@ test("generate streams the greedy tokens, keeps the model loaded, and stops wher
   assert.equal(first.pieces.join(""), first.text, "the streamed pieces are the text");
   assert.ok(first.pieces.length >= 2, `streamed in pieces: ${JSON.stringify(first.pieces)}`);
   assert.equal(first.cached, false);
+  assert.equal(first.reusedTokens, 0, "a fresh model runs the whole prompt");
   const again = await generate(file, reference.prompt_ids, { maxTokens: 12 });
   assert.equal(again.cached, true, "the second call reuses the loaded model");
-  assert.deepEqual(again.tokens, first.tokens, "a reused model starts from a clean cache");
+  assert.deepEqual(again.tokens, first.tokens, "the same prompt gives the same tokens");
+  assert.equal(again.reusedTokens, reference.prompt_ids.length - 1, "all but the last prompt token came from the KV cache");
+  // The next turn: the prompt plus six of the tokens just written runs only what is new, and
+  // continues exactly as the cold run did.
+  await reusesLikeACold(file, reference.prompt_ids, first.tokens, { engine: "gpu" });
 
   // A stop string from the middle of the text: cut before it, never streamed.
   const text = first.text;

@@ -62,6 +62,8 @@ pub struct Outcome {
     pub prompt_text: String,
     /// Prompt tokens.
     pub prompt_tokens: usize,
+    /// Of those, how many the in-browser model's KV cache already held (not run again).
+    pub reused_tokens: usize,
     /// Tokens written.
     pub output_tokens: usize,
     /// The model's context size.
@@ -165,6 +167,7 @@ pub async fn generate(
         };
         let (stop, timing) = drive(
             &mut loaded.runner,
+            &mut loaded.held,
             &loaded.tokenizer,
             &mut generator,
             || cancel.get(),
@@ -188,6 +191,7 @@ pub async fn generate(
             },
             prompt_text: display(&text),
             prompt_tokens: request.prompt.len(),
+            reused_tokens: timing.reused,
             output_tokens: generation.tokens.len(),
             context,
             stop: stop_name(generation.stop),

@@ -17,6 +17,7 @@ pub mod worker;
 use std::cell::Cell;
 use std::rc::Rc;
 
+use airlock_inference::cache_record::CacheRecord;
 use airlock_inference::chat::ChatTemplate;
 use airlock_inference::file_image::FileImage;
 use airlock_inference::fim::FimFormat;
@@ -44,8 +45,15 @@ use runner::Runner;
 use stream::{ModelStream, OnProgress};
 use worker::EngineWorker;
 
-/// KV cache positions the page engine allocates.
-pub(crate) const CONTEXT: usize = 1024;
+/// Most KV cache positions the page engine allocates for one model: room for an agent's tool
+/// declarations and a few steps, or a chat with an open file (a model trained on fewer gets
+/// its own length, see [`context_for`]).
+pub(crate) const CONTEXT: usize = 4096;
+
+/// KV cache positions for a model trained on `trained` positions.
+pub(crate) fn context_for(trained: usize) -> usize {
+    CONTEXT.min(trained.max(1))
+}
 
 /// Why a loaded model was not kept in the browser's cache, in plain words.
 fn cache_failure(raw: &str) -> String {
@@ -138,6 +146,8 @@ impl LoadOptions {
 pub(crate) struct Loaded {
     /// The model and its KV cache.
     pub runner: Runner,
+    /// The tokens that cache holds, for the next prompt to reuse.
+    pub held: CacheRecord,
     /// Which engine and why.
     pub decision: Decision,
     /// Its tokenizer.
@@ -306,6 +316,7 @@ async fn load_from(
     )?;
     let file = stream.header().await?;
     let weights = load_gguf_layout(&file).map_err(error)?;
+    let context = context_for(weights.config.context);
     let tokenizer = Tokenizer::from_gguf(&file).map_err(error)?;
     let chat = chat_template(&file, &tokenizer).map_err(error)?;
     let fim = FimFormat::detect(&tokenizer);
@@ -343,7 +354,7 @@ async fn load_from(
             let held = bytes.len();
             match started {
                 Ok(mut engine) => {
-                    engine.load(bytes, CONTEXT).await.map_err(|e| {
+                    engine.load(bytes, context).await.map_err(|e| {
                         error(format!("the CPU engine could not load the model: {e}"))
                     })?;
                     let runner = Runner::Worker(engine);
@@ -354,7 +365,7 @@ async fn load_from(
                 Err(why) => {
                     let image = FileImage::from_vec(bytes);
                     let weights = load_gguf(&image, &file).map_err(error)?;
-                    let cpu = CpuModel::with_products(weights, CONTEXT, Products::Int8);
+                    let cpu = CpuModel::with_products(weights, context, Products::Int8);
                     let adapter = if why.is_empty() {
                         "CPU (int8 WebAssembly SIMD, on the page's thread)".to_owned()
                     } else {
@@ -367,7 +378,7 @@ async fn load_from(
             }
         }
         EngineKind::Gpu => {
-            let gpu = place_on_gpu(&mut stream, &weights, &file, gpu_options).await?;
+            let gpu = place_on_gpu(&mut stream, &weights, &file, context, gpu_options).await?;
             drop(weights);
             let (hash, peak) = stream.finish().await?;
             if sha256.is_some_and(|expected| expected != hash) {
@@ -379,6 +390,7 @@ async fn load_from(
     };
     Ok(Loaded {
         runner,
+        held: CacheRecord::default(),
         decision,
         tokenizer,
         chat,
@@ -421,9 +433,10 @@ async fn place_on_gpu(
     stream: &mut ModelStream,
     weights: &airlock_inference::model::Weights,
     file: &airlock_inference::gguf::GgufFile,
+    context: usize,
     gpu_options: GpuOptions,
 ) -> Result<GpuModel, Failure> {
-    let mut gpu = GpuModel::new(weights, CONTEXT, gpu_options)
+    let mut gpu = GpuModel::new(weights, context, gpu_options)
         .await
         .map_err(|e| error(format!("the model could not be placed on the GPU: {e}")))?;
     let mut tensors = file.tensors.clone();
@@ -540,6 +553,7 @@ async fn greedy(
     let mut generator = Generator::new(&request, runner.capacity()).map_err(error)?;
     let (_, timing) = drive(
         &mut runner,
+        &mut CacheRecord::default(),
         &tokenizer,
         &mut generator,
         || false,

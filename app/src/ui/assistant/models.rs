@@ -17,7 +17,7 @@ use wasm_bindgen::JsCast;
 use super::state::{Adapter, CacheView, LoadView};
 use crate::api::{self, js_error_text};
 use crate::engine::stream::Progress;
-use crate::engine::{CONTEXT, LoadOptions, cache};
+use crate::engine::{LoadOptions, cache, context_for};
 use crate::generation;
 use crate::model::engine_choice::{EngineKind, Preference};
 use crate::ui::IdeState;
@@ -277,7 +277,7 @@ fn browser_verdict(
     adapter: Option<&Adapter>,
     engine: EngineKind,
 ) -> (String, &'static str) {
-    let context = (CONTEXT as u64).min(m.record.info.context_length);
+    let context = context_for(m.record.info.context_length as usize) as u64;
     let (limits, place) = match (engine, adapter) {
         (EngineKind::Gpu, Some(adapter)) => (adapter.limits, "this browser's GPU"),
         _ => (Limits::wasm_cpu(), "this browser's memory (CPU engine)"),
@@ -432,10 +432,12 @@ fn team_row(state: IdeState, m: airlock_protocol::llm::LlmModel) -> impl IntoVie
                 <span class="model-name">{m.id.clone()}</span>
                 <span class="badge">{format!("team server {}", m.owned_by)}</span>
             </div>
-            <div class="model-facts">{if m.available {
-                "Runs on the team's server; prompts leave this machine only for that server."
-            } else {
-                "Not available on the team server now."
+            <div class="model-facts">{match (m.available, m.context) {
+                (true, Some(context)) => format!(
+                    "Runs on the team's server (context {context} tokens); prompts leave this machine only for that server."
+                ),
+                (true, None) => "Runs on the team's server; prompts leave this machine only for that server.".to_owned(),
+                (false, _) => "Not available on the team server now.".to_owned(),
             }}</div>
         </li>
     }

@@ -78,10 +78,41 @@ pub struct ChatView {
     pub streaming: Option<String>,
     /// Notes from trimming or errors for the last question.
     pub notes: Vec<String>,
-    /// Last generation: tokens per second, prompt tokens, context size.
-    pub stats: Option<(f64, usize, usize, usize)>,
+    /// The last answer's numbers.
+    pub stats: Option<ChatStats>,
     /// The last prompt as the model saw it.
     pub last_prompt: String,
+}
+
+/// What the chat's status line says about the last answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChatStats {
+    /// Tokens per second written.
+    pub speed: f64,
+    /// Prompt tokens.
+    pub prompt: usize,
+    /// Of those, how many the model's cache already held (not run again).
+    pub reused: usize,
+    /// Tokens written.
+    pub output: usize,
+    /// The model's context size.
+    pub context: usize,
+}
+
+impl ChatStats {
+    /// The status line.
+    pub fn line(&self) -> String {
+        let mut line = format!(
+            "{:.1} tok/s · context {} of {} tokens",
+            self.speed,
+            self.prompt + self.output,
+            self.context
+        );
+        if self.reused > 0 {
+            line.push_str(&format!(" · {} prompt tokens reused", self.reused));
+        }
+        line
+    }
 }
 
 /// How inline completion is doing.
