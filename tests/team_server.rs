@@ -312,6 +312,49 @@ async fn refuses_outside_addresses_metadata_redirects_and_other_paths() {
 }
 
 #[tokio::test]
+async fn the_model_list_carries_each_models_context_from_the_server_or_the_admin() {
+    // vLLM lists the context it serves as `max_model_len`; llama.cpp its file's trained length.
+    let fake = FakeUpstream::start(Reply::Whole(json_response(
+        "200 OK",
+        r#"{"object":"list","data":[{"id":"vllm-model","max_model_len":16384},{"id":"llama-model","meta":{"n_ctx_train":32768,"n_vocab":151936}},{"no_id":true}]}"#,
+    )))
+    .await;
+    let base = format!("http://127.0.0.1:{}/v1", fake.addr.port());
+    let listed = format!(
+        "[[upstream]]\nname = \"listed\"\nbase_url = \"{base}\"\nallow = [\"127.0.0.1/32\"]\nmodels = [\"vllm-model\", \"llama-model\", \"gone\"]\n"
+    );
+    let pinned = format!(
+        "[[upstream]]\nname = \"pinned\"\nbase_url = \"{base}\"\nallow = [\"127.0.0.1/32\"]\nmodels = [\"llama-model\"]\ncontext_tokens = 8192\n"
+    );
+    let (app, _admin) = appliance_with(vec![listed, pinned]).await;
+    let answer = app.send(app.authed("GET", "/api/llm/v1/models")).await;
+    assert_eq!(answer.status, 200);
+    let models: airlock_protocol::llm::LlmModels = serde_json::from_slice(&answer.body).unwrap();
+    let seen: Vec<(&str, &str, bool, Option<u32>)> = models
+        .data
+        .iter()
+        .map(|m| (m.owned_by.as_str(), m.id.as_str(), m.available, m.context))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("listed", "vllm-model", true, Some(16384)),
+            ("listed", "llama-model", true, Some(32768)),
+            ("listed", "gone", false, None),
+            ("pinned", "llama-model", true, Some(8192)),
+        ]
+    );
+    assert!(models.problems.is_empty(), "{:?}", models.problems);
+
+    // A context of 0 is a start-up error, not a model that fits nothing.
+    let zero = toml_config(&format!(
+        "name = \"team\"\nbase_url = \"{base}\"\nallow = [\"127.0.0.1/32\"]\nmodels = [\"m\"]\ncontext_tokens = 0"
+    ));
+    let why = Upstream::compile(&zero).unwrap_err().to_string();
+    assert!(why.contains("context_tokens"), "{why}");
+}
+
+#[tokio::test]
 async fn without_an_admin_policy_there_is_no_team_server() {
     let app = TestAppliance::start().await;
     let answer = app.send(app.authed("GET", "/api/llm/v1/models")).await;

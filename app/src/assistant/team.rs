@@ -23,8 +23,20 @@ pub fn id(model: &str) -> Option<&str> {
     model.strip_prefix(PREFIX)
 }
 
-/// Context assumed for a team model when trimming a conversation (the server enforces its own).
+/// Context assumed for a team model whose server and admin policy do not say (the server
+/// enforces its own).
 pub const CONTEXT: usize = 32_768;
+
+/// The context to fit a conversation for team model `id` in: what the team's model list says
+/// (the admin policy's `context_tokens`, vLLM's `max_model_len`, llama.cpp's trained length),
+/// else [`CONTEXT`].
+pub fn context(models: &[airlock_protocol::llm::LlmModel], id: &str) -> usize {
+    models
+        .iter()
+        .find(|m| m.id == id)
+        .and_then(|m| m.context)
+        .map_or(CONTEXT, |n| n as usize)
+}
 
 /// Runs one generation on the team server; `cancel` aborts the request (the appliance then
 /// closes the upstream call and records it as cancelled).

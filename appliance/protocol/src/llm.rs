@@ -24,6 +24,10 @@ pub struct LlmModel {
     pub owned_by: String,
     /// True when the server lists it now.
     pub available: bool,
+    /// Its context in tokens: the admin policy's `context_tokens`, else what the server's list
+    /// says (vLLM's `max_model_len`, llama.cpp's `meta.n_ctx_train`); `None` when neither does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<u32>,
 }
 
 /// One chat message.

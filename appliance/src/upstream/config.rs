@@ -36,6 +36,10 @@ pub struct UpstreamConfig {
     /// Largest response relayed (bytes); a longer one is cut off and reported.
     #[serde(default = "default_max_response")]
     pub max_response_bytes: usize,
+    /// The context (tokens) the server runs its models with, when its model list does not say
+    /// or says more than it serves (llama.cpp lists the trained length, not its `-c`).
+    #[serde(default)]
+    pub context_tokens: Option<u32>,
 }
 
 fn default_timeout_s() -> u64 {
@@ -88,6 +92,8 @@ pub struct Upstream {
     pub max_request_bytes: usize,
     /// Response body cap.
     pub max_response_bytes: usize,
+    /// The admin's context for its models, overriding what the server lists.
+    pub context_tokens: Option<u32>,
 }
 
 impl Upstream {
@@ -135,9 +141,12 @@ impl Upstream {
         if config.models.is_empty() || config.models.iter().any(|m| m.trim().is_empty()) {
             bail!("upstream {name}: list the model names it offers in `models`");
         }
-        if config.timeout_s == 0 || config.max_request_bytes == 0 || config.max_response_bytes == 0
+        if config.timeout_s == 0
+            || config.max_request_bytes == 0
+            || config.max_response_bytes == 0
+            || config.context_tokens == Some(0)
         {
-            bail!("upstream {name}: timeout_s and the size limits must be above 0");
+            bail!("upstream {name}: timeout_s, context_tokens and the size limits must be above 0");
         }
         let allow = Allowlist::parse(&config.allow).with_context(|| format!("upstream {name}"))?;
         let tls = match (&scheme, &config.ca_file) {
@@ -161,6 +170,7 @@ impl Upstream {
             timeout: Duration::from_secs(config.timeout_s),
             max_request_bytes: config.max_request_bytes,
             max_response_bytes: config.max_response_bytes,
+            context_tokens: config.context_tokens,
         })
     }
 
@@ -197,6 +207,7 @@ mod tests {
             timeout_s: default_timeout_s(),
             max_request_bytes: default_max_request(),
             max_response_bytes: default_max_response(),
+            context_tokens: None,
         }
     }
 

@@ -19,6 +19,7 @@ use airlock_protocol::llm::{LlmModel, LlmModels};
 use bytes::Bytes;
 use futures_util::Stream;
 use http::Method;
+use serde::Deserialize;
 use serde_json::Value;
 
 pub use config::{Upstream, UpstreamConfig};
@@ -301,7 +302,8 @@ pub async fn call(
     })
 }
 
-/// The models every upstream offers, each marked available when its server lists it now.
+/// The models every upstream offers, each marked available when its server lists it now,
+/// with its context where the admin or the server says.
 pub async fn models(
     upstreams: &[Upstream],
     resolver: &dyn Resolve,
@@ -314,22 +316,63 @@ pub async fn models(
             list.problems.push(e.to_string());
         }
         let listed = listed.unwrap_or_default();
-        list.data.extend(upstream.models.iter().map(|id| LlmModel {
-            id: id.clone(),
-            object: "model".into(),
-            owned_by: upstream.name.clone(),
-            available: listed.contains(id),
+        list.data.extend(upstream.models.iter().map(|id| {
+            let found = listed.data.iter().find(|m| m.id == *id);
+            LlmModel {
+                id: id.clone(),
+                object: "model".into(),
+                owned_by: upstream.name.clone(),
+                available: found.is_some(),
+                context: upstream
+                    .context_tokens
+                    .or_else(|| found.and_then(Listed::context)),
+            }
         }));
     }
     list
 }
 
-/// The model ids one upstream's `/models` lists.
+/// A server's `/models` answer, as far as the appliance reads it.
+#[derive(Debug, Default, Deserialize)]
+struct ListAnswer {
+    #[serde(default)]
+    data: Vec<Listed>,
+}
+
+/// One listed model: its id and what vLLM or llama.cpp say of its context.
+#[derive(Debug, Deserialize)]
+struct Listed {
+    #[serde(default)]
+    id: String,
+    /// vLLM: the context it serves.
+    #[serde(default)]
+    max_model_len: Option<u64>,
+    /// llama.cpp: facts of the file.
+    #[serde(default)]
+    meta: Option<ListedMeta>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ListedMeta {
+    #[serde(default)]
+    n_ctx_train: Option<u64>,
+}
+
+impl Listed {
+    fn context(&self) -> Option<u32> {
+        self.max_model_len
+            .or_else(|| self.meta.as_ref().and_then(|m| m.n_ctx_train))
+            .filter(|n| *n > 0)
+            .map(|n| n.min(u64::from(u32::MAX)) as u32)
+    }
+}
+
+/// What one upstream's `/models` lists (nothing, where the answer is not such a list).
 async fn list_upstream(
     upstream: &Upstream,
     resolver: &dyn Resolve,
     own: &[SocketAddr],
-) -> Result<Vec<String>, ProxyError> {
+) -> Result<ListAnswer, ProxyError> {
     let addr = pin_address(upstream, resolver, own).await?;
     let mut short = upstream.clone();
     short.timeout = short.timeout.min(Duration::from_secs(10));
@@ -341,16 +384,7 @@ async fn list_upstream(
             upstream: upstream.name.clone(),
             why: "its model list was too large or too slow".into(),
         })?;
-    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    Ok(value["data"]
-        .as_array()
-        .map(|models| {
-            models
-                .iter()
-                .filter_map(|m| m["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default())
+    Ok(serde_json::from_slice(&body).unwrap_or_default())
 }
 
 /// The team server a socket's peer (`remote`, as `/proc` shows it) belongs to: an address in
