@@ -1,25 +1,22 @@
 // Opt-in: a real model does a small agent task. llama.cpp's own `llama-server` (--jinja, so
 // tool calls are constrained by its grammar for the model's template) serves
 // Qwen2.5-Coder-0.5B-Instruct on loopback; a pinned admin policy allowlists it as the team
-// server; the IDE's agent gets the task in headless Chromium, and this test plays the person:
-// it approves each command and applies each reviewed edit as offered. Run by
-// `cargo xtask test --qwen` when a llama-server binary exists (docs/TEAM-SERVER.md).
-// Prints one JSON line with the run's steps and timings (recorded in docs/AGENT.md).
-// The approvals are "Always this session": a small model may repeat a command it already ran.
+// server; the IDE's agent gets the task in headless Chromium, and this test plays the person
+// (play.mjs). Run by `cargo xtask test --qwen` when a llama-server binary exists
+// (docs/TEAM-SERVER.md). Prints one JSON line with the run's steps and timings (docs/AGENT.md).
 
 import { test, before, after } from "node:test";
-import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeWorkspace, startAppliance, launchBrowser } from "../e2e/harness.mjs";
+import { TASK, assertDone, playAgent } from "./play.mjs";
 
 const SERVER = process.env.AIRLOCK_LLAMA_SERVER;
 const MODEL = process.env.AIRLOCK_QWEN_CODER_GGUF;
 const skip = !SERVER || !MODEL ? "needs AIRLOCK_LLAMA_SERVER and AIRLOCK_QWEN_CODER_GGUF" : false;
-const TASK = "Write hello.py with print('hello') in it, then run python3 hello.py.";
 
 let llama, workspace, admin, appliance, browser, page;
 
@@ -73,39 +70,7 @@ after(async () => {
 test("Qwen2.5-Coder-0.5B creates hello.py and runs it through the agent", { skip, timeout: 600_000 }, async () => {
   await page.locator(".models-toggle").click();
   await page.locator('.team-model[data-name="qwen-coder"] input[type="radio"]').check();
-  await page.keyboard.press("Control+l");
-  await page.locator(".agent-mode").click();
-  const started = Date.now();
-  const input = page.locator(".chat-input textarea");
-  await input.fill(TASK);
-  await input.press("Enter");
-
-  // Play the person: approve commands, apply edits, until the run ends.
-  const ended = page.locator(".agent-ending");
-  for (;;) {
-    const which = await Promise.race([
-      ended.waitFor({ timeout: 540_000 }).then(() => "end"),
-      page.locator(".approval-card .always").waitFor({ timeout: 540_000 }).then(() => "approve"),
-      page.locator(".review-card .apply-edit").waitFor({ timeout: 540_000 }).then(() => "apply"),
-    ]);
-    if (which === "end") break;
-    if (which === "approve") await page.locator(".approval-card .always").click().catch(() => {});
-    if (which === "apply") await page.locator(".review-card .apply-edit").click().catch(() => {});
-  }
-  const seconds = (Date.now() - started) / 1000;
-  const steps = await page.locator(".agent-step").evaluateAll((nodes) => nodes.map((n) => ({
-    tool: n.dataset.tool,
-    state: n.dataset.state,
-    args: n.querySelector(".step-args")?.textContent,
-    output: n.querySelector(".step-output")?.textContent?.slice(0, 200) ?? "",
-    ms: n.querySelector(".step-ms")?.textContent,
-  })));
-  const ending = await ended.textContent();
-  console.log(JSON.stringify({ model: "Qwen2.5-Coder-0.5B-Instruct Q4_K_M", server: "llama-server --jinja", task: TASK, seconds, ending, steps }));
-
-  assert.ok(!steps.some((s) => s.tool === "(unreadable)"), "every call was readable");
-  assert.ok(existsSync(join(workspace, "hello.py")), "hello.py was created");
-  assert.match(readFileSync(join(workspace, "hello.py"), "utf8"), /print\(\s*["']hello/i);
-  const ran = steps.find((s) => s.tool === "run_command" && s.state === "done" && /hello/i.test(s.output) && /exit code 0/.test(s.output));
-  assert.ok(ran, `a command ran hello.py: ${JSON.stringify(steps)}`);
+  const run = await playAgent(page);
+  console.log(JSON.stringify({ model: "Qwen2.5-Coder-0.5B-Instruct Q4_K_M", server: "llama-server --jinja", task: TASK, ...run }));
+  assertDone(workspace, run);
 });

@@ -35,6 +35,9 @@ const SCRIPTS = {
     hermes("", "run_command", { command: "rm -rf build" }),
     { text: "OK, I did not run it." },
   ],
+  "summarize the open file": [
+    { text: "It prints a greeting." },
+  ],
   "count slowly": [
     hermes("", "run_command", { command: "for i in $(seq 1 600); do echo tick $i; sleep 0.1; done" }),
     { text: "never reached" },
@@ -214,6 +217,17 @@ test("a denied approval stops the step and the model hears it", async () => {
   assert.match(told[0].content, /^denied/);
   await auditRecord((r) => r.action === "approval.denied" && r.target.includes("rm -rf build"), "the denial");
   assert.ok(!audit().some((r) => r.action === "command.exit" && r.target === "rm -rf build"), "the command never ran");
+});
+
+test("the open file is attached to the agent's task, as in chat", async () => {
+  await page.locator('.tree-row[data-path="greet.sh"]').click();
+  await page.locator(".cm-content", { hasText: "# greet: prints the greeting" }).waitFor();
+  await page.locator('.attachments .chip[data-path="greet.sh"]').waitFor();
+  await run("summarize the open file");
+  await page.locator(".agent-answer", { hasText: "It prints a greeting." }).waitFor();
+  const user = requests.at(-1).messages.find((m) => m.role === "user").content;
+  assert.ok(user.startsWith("greet.sh:\n```\n" + GREET), user);
+  assert.ok(user.endsWith("```\n\nsummarize the open file"), user);
 });
 
 test("Stop kills the running command", async () => {

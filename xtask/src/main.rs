@@ -4,8 +4,8 @@
 //! - `cargo xtask build`: build the front end into `static/dist` and the release binary.
 //! - `cargo xtask web`: build only the front end.
 //! - `cargo xtask test [--qwen]`: every test (unit, integration, real models, browser e2e);
-//!   `--qwen` adds the opt-in Qwen2.5-Coder tests (a 491 MB download, cached) and, with a
-//!   llama-server, the real-model agent run (`tests/e2e-real/`).
+//!   `--qwen` adds the opt-in Qwen2.5-Coder tests (a 491 MB download, cached): the real-model
+//!   agent runs (`tests/e2e-real/`), in the browser and, with a llama-server, on it.
 //! - `cargo xtask bench`: the benchmarks (JSON), including the engine on SmolLM2 natively and
 //!   in headless Chromium.
 //! - `cargo xtask dist [--debug] [--out DIR]`: the operator's artifact — `airlock` with the
@@ -225,26 +225,27 @@ fn test(root: &Path, with_qwen: bool) -> anyhow::Result<()> {
             .env("AIRLOCK_SMOLLM2_GGUF", &smollm2)
             .env("AIRLOCK_CHROMIUM", &chromium),
     )?;
-    // The real-model agent run: Qwen2.5-Coder on llama.cpp's server, driven through the IDE.
-    match (with_qwen, llama_server) {
-        (true, Some(server)) => process::run(
-            process::command("node")
-                .current_dir(root)
-                .args(["--test", "--test-concurrency=1", "tests/e2e-real/"])
-                .env("AIRLOCK_BIN", &binary)
-                .env("AIRLOCK_CHROMIUM", &chromium)
-                .env("AIRLOCK_LLAMA_SERVER", server)
-                .env(
-                    "AIRLOCK_QWEN_CODER_GGUF",
-                    models::ensure(&models::QWEN_CODER)?,
-                ),
-        ),
-        (true, None) => {
-            println!("xtask: no llama-server — the real-model agent run is skipped");
-            Ok(())
-        }
-        (false, _) => Ok(()),
+    // The real-model agent runs: Qwen2.5-Coder in the browser's own engine, and on llama.cpp's
+    // server as the team server where one was built (that file skips itself otherwise).
+    if !with_qwen {
+        return Ok(());
     }
+    let mut real = process::command("node");
+    real.current_dir(root)
+        .args(["--test", "--test-concurrency=1", "tests/e2e-real/"])
+        .env("AIRLOCK_BIN", &binary)
+        .env("AIRLOCK_CHROMIUM", &chromium)
+        .env(
+            "AIRLOCK_QWEN_CODER_GGUF",
+            models::ensure(&models::QWEN_CODER)?,
+        );
+    match llama_server {
+        Some(server) => {
+            real.env("AIRLOCK_LLAMA_SERVER", server);
+        }
+        None => println!("xtask: no llama-server — the team-server agent run is skipped"),
+    }
+    process::run(&mut real)
 }
 
 /// The proxy against llama.cpp's real `llama-server` (`AIRLOCK_LLAMA_SERVER`, or the one

@@ -20,6 +20,7 @@ use crate::api::{self, ApiFailure};
 use crate::model::agent::hunks::Review;
 use crate::model::agent::run::{End, Next, Outcome, Run, State};
 use crate::model::agent::tools;
+use crate::model::chat::{Attachment, build};
 use crate::ui::IdeState;
 
 /// The system prompt of every agent run. Plain words, no worked example: a 0.5B model copies
@@ -126,8 +127,10 @@ fn update_run(state: IdeState, change: impl FnOnce(&mut Run)) {
     });
 }
 
-/// Starts a run of `task` on the active model.
-pub fn start(state: IdeState, task: String) {
+/// Starts a run of `task` on the active model, with `attachments` (the chat's chips: open
+/// file, selection, picked files) in front of it, shortened by the chat's trimming rule so
+/// that a quarter of the context is left for the run's steps.
+pub fn start(state: IdeState, task: String, attachments: Vec<Attachment>) {
     let a = state.assistant;
     let Some(model) = a.active_model.get_untracked() else {
         a.agent
@@ -137,12 +140,38 @@ pub fn start(state: IdeState, task: String) {
     if a.agent.with_untracked(|v| v.running) {
         return;
     }
+    let context = a
+        .team_models
+        .with_untracked(|models| crate::assistant::context_of(&model, models));
+    let declared = format!(
+        "{SYSTEM}\n{}",
+        airlock_inference::tool_calls::declaration(&tools::declarations())
+    );
+    let built = match build(
+        &declared,
+        &[],
+        &attachments,
+        &task,
+        context * 3 / 4,
+        &|text| crate::assistant::count_tokens(&model, text),
+    ) {
+        Ok(built) => built,
+        Err(why) => {
+            a.agent.update(|v| v.notes = vec![why]);
+            return;
+        }
+    };
+    let asked = built
+        .messages
+        .last()
+        .map_or_else(|| task.clone(), |m| m.content.clone());
     let flag = Rc::new(Cell::new(false));
     STOP.with(|s| *s.borrow_mut() = Some(flag.clone()));
     a.agent.set(AgentView {
-        run: Some(Run::new(SYSTEM, &task, MAX_STEPS)),
+        run: Some(Run::new(SYSTEM, &asked, MAX_STEPS)),
         task,
         running: true,
+        notes: built.notes,
         ..AgentView::default()
     });
     spawn_local(async move {
@@ -619,6 +648,9 @@ pub fn ending(end: &End) -> String {
         End::Answered => "Done.".into(),
         End::Stopped => "Stopped.".into(),
         End::StepLimit => format!("Stopped after {MAX_STEPS} tool calls (the step limit)."),
+        End::Repeating(step) => format!(
+            "Stopped: the model kept repeating step {step}, which had already run. Its result is above."
+        ),
         End::Failed(why) => why.clone(),
     }
 }

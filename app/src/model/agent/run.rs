@@ -12,6 +12,10 @@ use super::tools;
 /// The most text of one tool result the model reads back (the rest is cut, and it is told).
 pub const MAX_RESULT_CHARS: usize = 6_000;
 
+/// Repeats of a call that already ran, in a row, after which the run ends: a small model that
+/// has done the task often re-issues its last call instead of answering.
+pub const MAX_REPEATS: usize = 2;
+
 /// What the driver does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
@@ -32,6 +36,8 @@ pub enum End {
     Stopped,
     /// The step limit was reached.
     StepLimit,
+    /// The model kept repeating step `.0` (its id's number), which had already run.
+    Repeating(String),
     /// The model or the backend failed.
     Failed(String),
 }
@@ -91,6 +97,8 @@ pub struct Run {
     /// Steps whose results are in `messages` (results go in in call order).
     reported: usize,
     max_steps: usize,
+    /// Calls in a row refused as repeats of one that ran.
+    repeats: usize,
     end: Option<End>,
     /// The model's last text (its answer when the run ends).
     pub answer: String,
@@ -104,6 +112,7 @@ impl Run {
             steps: Vec::new(),
             reported: 0,
             max_steps,
+            repeats: 0,
             end: None,
             answer: String::new(),
         }
@@ -163,7 +172,19 @@ impl Run {
             let (tool, arguments, state) = match call {
                 Ok(call) => {
                     let state = match tools::check(&call.name, &call.arguments) {
-                        Ok(()) => self.repeated(&call.name, &call.arguments),
+                        Ok(()) => match self.repeated(&call.name, &call.arguments) {
+                            Some((step, why)) => {
+                                self.repeats += 1;
+                                if self.repeats >= MAX_REPEATS {
+                                    self.end = Some(End::Repeating(step));
+                                }
+                                State::Refused(why)
+                            }
+                            None => {
+                                self.repeats = 0;
+                                State::Queued
+                            }
+                        },
                         Err(why) => State::Refused(why),
                     };
                     (call.name, call.arguments, state)
@@ -195,8 +216,8 @@ impl Run {
 
     /// A call identical to the last step, which ran, is not run again (a small model can loop
     /// on its last call; the person would be asked to approve it again and again): the model is
-    /// told to go on.
-    fn repeated(&self, tool: &str, arguments: &Value) -> State {
+    /// told to go on. Gives that step's number and the refusal the model reads.
+    fn repeated(&self, tool: &str, arguments: &Value) -> Option<(String, String)> {
         // The last step that was not refused (refusals, repeats included, change nothing).
         let last = self
             .steps
@@ -209,13 +230,14 @@ impl Run {
                     && last.arguments == *arguments
                     && last.state == State::Done =>
             {
-                State::Refused(format!(
-                    "this is the same call as step {} ({}), which already ran; continue with the rest of the task, or answer if it is done",
-                    last.id.trim_start_matches("call_"),
+                let step = last.id.trim_start_matches("call_").to_owned();
+                let why = format!(
+                    "this is the same call as step {step} ({}), which already ran; continue with the rest of the task, or answer if it is done",
                     last.tool
-                ))
+                );
+                Some((step, why))
             }
-            _ => State::Queued,
+            _ => None,
         }
     }
 
@@ -416,14 +438,20 @@ mod tests {
             matches!(&run.steps()[1].state, State::Refused(why) if why.contains("same call as step 1 (apply_edit)"))
         );
         assert_eq!(run.next(), Next::Ask, "the model hears it and goes on");
-        run.model_answered(&write, Vec::new());
-        assert!(
-            matches!(&run.steps()[2].state, State::Refused(_)),
-            "and again"
-        );
-        // A different call runs.
+        // A different call runs, and resets the count.
         run.model_answered(&call("run_command", json!({"command": "ls"})), Vec::new());
-        assert_eq!(run.steps()[3].state, State::Queued);
+        assert_eq!(run.steps()[2].state, State::Queued);
+        run.step_finished(2, Outcome::Ran("a".into()), 1.0);
+        let ls = call("run_command", json!({"command": "ls"}));
+        run.model_answered(&ls, Vec::new());
+        assert_eq!(run.next(), Next::Ask, "one repeat is heard");
+        run.model_answered(&ls, Vec::new());
+        assert!(matches!(&run.steps()[4].state, State::Refused(_)));
+        assert_eq!(
+            run.next(),
+            Next::Done(End::Repeating("3".into())),
+            "the second repeat in a row ends the run"
+        );
         let mut denied = Run::new("sys", "t", 8);
         denied.model_answered(&write, Vec::new());
         denied.step_finished(0, Outcome::Denied(String::new()), 1.0);

@@ -13,7 +13,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 
 use super::answer;
-use super::state::Chip;
+use super::state::{ChatStats, Chip};
 use crate::api;
 use crate::assistant::backend::{self, Params, Prompt};
 use crate::assistant::chats;
@@ -135,19 +135,10 @@ fn send(state: IdeState, question: String) {
             if !crate::assistant::wait_idle(&model, 10_000, || false).await {
                 return Err(format!("{model} is busy or not loaded"));
             }
-            let context = match crate::assistant::team::id(&model) {
-                Some(_) => crate::assistant::team::CONTEXT,
-                None => generation::with_loaded(&model, |l| l.runner.capacity())
-                    .ok_or_else(|| format!("{model} is busy or not loaded"))?,
-            };
-            let count = |text: &str| {
-                generation::with_loaded(&model, |l| {
-                    l.tokenizer
-                        .encode(text)
-                        .map_or(text.len() / 3, |ids| ids.len())
-                })
-                .unwrap_or(text.len() / 3)
-            };
+            let context = a
+                .team_models
+                .with_untracked(|models| crate::assistant::context_of(&model, models));
+            let count = |text: &str| crate::assistant::count_tokens(&model, text);
             let built = build(SYSTEM, &history, &attachments, &question, context, &count)?;
             a.chat.update(|v| v.notes = built.notes.clone());
             let outcome = backend::generate(
@@ -167,7 +158,9 @@ fn send(state: IdeState, question: String) {
                     })
                 },
             )
-            .await;
+            .await
+            // The context the conversation was fitted in (a team model's from its list).
+            .map(|o| backend::Outcome { context, ..o });
             crate::assistant::audit::record(
                 "chat",
                 &model,
@@ -212,12 +205,13 @@ fn send(state: IdeState, question: String) {
                 a.chat.update(|v| {
                     v.conversation = Some(conversation.clone());
                     v.streaming = None;
-                    v.stats = Some((
+                    v.stats = Some(ChatStats {
                         speed,
-                        outcome.prompt_tokens,
-                        outcome.output_tokens,
-                        outcome.context,
-                    ));
+                        prompt: outcome.prompt_tokens,
+                        reused: outcome.reused_tokens,
+                        output: outcome.output_tokens,
+                        context: outcome.context,
+                    });
                     v.last_prompt = outcome.prompt_text.clone();
                     if outcome.stop == "cancelled" {
                         v.notes.push("Stopped.".into());
@@ -342,7 +336,13 @@ pub fn ChatPanel() -> impl IntoView {
             }
             field.set_value("");
             picker.set(Vec::new());
-            crate::assistant::agent::start(state, question);
+            let chips = a.chips.get_untracked();
+            spawn_local(async move {
+                match attachment_texts(&chips).await {
+                    Ok(attachments) => crate::assistant::agent::start(state, question, attachments),
+                    Err(e) => a.agent.update(|v| v.notes = vec![e]),
+                }
+            });
             return;
         }
         field.set_value("");
@@ -474,15 +474,13 @@ pub fn ChatPanel() -> impl IntoView {
                 </For>
             </div>
             <div class="chat-stats" class:hidden=move || a.agent_mode.get()>
-                {move || a.chat.with(|v| v.stats.map(|(speed, prompt, output, context)| format!(
-                    "{speed:.1} tok/s · context {} of {context} tokens", prompt + output
-                ))).unwrap_or_default()}
+                {move || a.chat.with(|v| v.stats.map(|s| s.line())).unwrap_or_default()}
                 <details class="prompt-view">
                     <summary>"Prompt"</summary>
                     <pre class="last-prompt">{move || a.chat.with(|v| v.last_prompt.clone())}</pre>
                 </details>
             </div>
-            <div class="attachments" class:hidden=move || a.agent_mode.get()>
+            <div class="attachments">
                 <For each=move || a.chips.get() key=|c| c.label() let:chip>
                     <span class="chip" class:auto=chip.auto data-path=chip.path.clone()>
                         {chip.label()}
