@@ -12,8 +12,8 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use airlock_inference::chat::Message;
 use airlock_inference::cache_record::CacheRecord;
+use airlock_inference::chat::Message;
 use airlock_inference::generate::{Generator, Next, Output, Request, StopReason};
 use airlock_inference::loaded::stop_tokens;
 use airlock_inference::sampling::{SamplingParams, Want};

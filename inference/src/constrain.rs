@@ -861,12 +861,21 @@ mod tests {
         }
         assert!(constraint.in_call(), "the brace opened a call");
         assert!(!constraint.allows(Some(b"\"arguments\": {\"url")));
-        assert!(!constraint.allows(Some(b"\"arguments\": {}}")), "path is required");
+        assert!(
+            !constraint.allows(Some(b"\"arguments\": {}}")),
+            "path is required"
+        );
         constraint.accept(b"\"arguments\": {\"path\": \"a.py\"}");
         assert!(!constraint.allows(None), "the object is not closed yet");
-        assert!(!constraint.allows(Some(b"}</tool_call>")), "a bare call has no closing tag");
+        assert!(
+            !constraint.allows(Some(b"}</tool_call>")),
+            "a bare call has no closing tag"
+        );
         constraint.accept(b"}");
-        assert!(constraint.in_call(), "after the object only the end may come");
+        assert!(
+            constraint.in_call(),
+            "after the object only the end may come"
+        );
         assert!(constraint.allows(None));
         assert!(!constraint.allows(Some(b"\n{\"name\"")));
         let mut logits = vec![5.0, 1.0];

@@ -45,5 +45,6 @@ test("Qwen2.5-Coder-0.5B in the browser creates hello.py and runs it through the
   const engine = await row.locator(".engine").textContent();
   const run = await playAgent(page, { timeout: 600_000 });
   console.log(JSON.stringify({ model: "Qwen2.5-Coder-0.5B-Instruct Q4_K_M", engine, task: TASK, ...run }));
+  if (process.env.AIRLOCK_SCREENSHOT) await page.screenshot({ path: process.env.AIRLOCK_SCREENSHOT });
   assertDone(workspace, run);
 });

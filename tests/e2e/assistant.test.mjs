@@ -159,19 +159,9 @@ test("one byte changed on disk: the model is marked damaged and its load refused
   assert.equal(await row("tamper-me.gguf").locator(".load").count(), 0, "a damaged model offers no Load");
 });
 
-test("chat streams an answer with the open file in the prompt, Stop ends it, and it is kept", { timeout: 300_000 }, async () => {
-  await openAppPy();
-  await page.keyboard.press("Control+l");
-  const input = page.locator(".chat-input textarea");
-  await input.waitFor();
-  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Ask the assistant", "Ctrl+L focuses the chat");
-  await page.locator('.attachments .chip[data-path="src/app.py"]').waitFor();
-  await input.type("What does add do?");
-  await input.press("Shift+Enter");
-  await input.type("Answer briefly.");
-  assert.equal(await input.inputValue(), "What does add do?\nAnswer briefly.", "Shift+Enter is a newline");
-  // Press Stop as soon as the first streamed text shows (from inside the page: no round trip).
-  await page.evaluate(() => {
+/** Presses Stop as soon as the first streamed text shows (from inside the page: no round trip). */
+function stopOnFirstText() {
+  return page.evaluate(() => {
     globalThis.__streamed = "";
     const observer = new MutationObserver(() => {
       const text = document.querySelector(".turn.assistant.streaming")?.textContent ?? "";
@@ -183,6 +173,20 @@ test("chat streams an answer with the open file in the prompt, Stop ends it, and
     });
     observer.observe(document.querySelector(".transcript"), { subtree: true, childList: true, characterData: true });
   });
+}
+
+test("chat streams an answer with the open file in the prompt, Stop ends it, and it is kept", { timeout: 300_000 }, async () => {
+  await openAppPy();
+  await page.keyboard.press("Control+l");
+  const input = page.locator(".chat-input textarea");
+  await input.waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Ask the assistant", "Ctrl+L focuses the chat");
+  await page.locator('.attachments .chip[data-path="src/app.py"]').waitFor();
+  await input.type("What does add do?");
+  await input.press("Shift+Enter");
+  await input.type("Answer briefly.");
+  assert.equal(await input.inputValue(), "What does add do?\nAnswer briefly.", "Shift+Enter is a newline");
+  await stopOnFirstText();
   await input.press("Enter");
   await page.locator(".chat-note", { hasText: "Stopped." }).waitFor({ timeout: 120_000 });
   assert.ok((await page.evaluate(() => globalThis.__streamed)).length > 0, "text streamed before Stop");
@@ -193,14 +197,22 @@ test("chat streams an answer with the open file in the prompt, Stop ends it, and
   assert.ok(prompt.includes("<|im_start|>user\nsrc/app.py:\n```\n" + APP_PY + "```\n\nWhat does add do?\nAnswer briefly.<|im_end|>"), prompt);
   assert.ok(prompt.startsWith("<|im_start|>system\nYou are Airlock's coding assistant"), prompt);
 
+  // A follow-up re-runs only what is new: the kept model's KV cache holds the shared start.
+  await input.fill("And in one word?");
+  await stopOnFirstText();
+  await input.press("Enter");
+  await page.locator(".chat-note", { hasText: "Stopped." }).waitFor({ timeout: 120_000 });
+  await page.locator(".send").waitFor();
+  assert.match(await page.locator(".chat-stats").textContent(), /tokens · \d+ prompt tokens reused/);
+
   await page.reload();
   await page.locator('.tree-row[data-path="src"]').waitFor();
   await page.locator(".chat-toggle").click();
   const option = page.locator(".chat-list option", { hasText: "What does add do?" });
   await option.waitFor({ state: "attached" });
   await page.locator(".chat-list").selectOption(await option.getAttribute("value"));
-  await page.locator(".turn.user .text", { hasText: "What does add do?" }).waitFor();
-  await page.locator(".turn.user .chip", { hasText: "src/app.py" }).waitFor();
+  await page.locator(".turn.user .text", { hasText: "What does add do?" }).first().waitFor();
+  await page.locator(".turn.user .chip", { hasText: "src/app.py" }).first().waitFor();
 });
 
 test("a code block is inserted at the cursor and applied to a file through a diff", { timeout: 120_000 }, async () => {

@@ -18,7 +18,6 @@ use crate::api;
 use crate::assistant::backend::{self, Params, Prompt};
 use crate::assistant::chats;
 use crate::editor;
-use crate::generation;
 use crate::model::chat::{Attachment, Turn, build, matching_files, mention};
 use crate::ui::IdeState;
 
