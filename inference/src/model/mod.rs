@@ -5,6 +5,7 @@ pub mod cpu;
 pub mod error;
 pub mod kernels;
 pub mod matrix;
+pub mod names;
 pub mod rope;
 pub mod synthetic;
 pub mod weights;

@@ -3,6 +3,7 @@
 
 use super::error::{ModelError, invalid};
 use super::matrix::{Matrix, Storage};
+use super::names::{self, Block};
 use crate::config::{Family, ModelConfig};
 use crate::file_image::FileImage;
 use crate::gguf::{GgmlType, GgufFile, dequantize};
@@ -189,53 +190,52 @@ fn load_gguf_from(file: &GgufFile, bytes: Option<&FileImage>) -> Result<Weights,
     let (q_dim, kv_dim) = (c.heads * c.head_dim, c.kv_heads * c.head_dim);
     let mut layers = Vec::with_capacity(c.layers);
     for i in 0..c.layers {
-        let name = |t: &str| format!("blk.{i}.{t}");
         let qkv_bias = if c.qkv_bias {
             Some([
-                source.vector(&name("attn_q.bias"), q_dim)?,
-                source.vector(&name("attn_k.bias"), kv_dim)?,
-                source.vector(&name("attn_v.bias"), kv_dim)?,
+                source.vector(&Block::QBias.of(i), q_dim)?,
+                source.vector(&Block::KBias.of(i), kv_dim)?,
+                source.vector(&Block::VBias.of(i), kv_dim)?,
             ])
         } else {
             None
         };
         let qk_norm = if c.qk_norm {
             Some([
-                source.vector(&name("attn_q_norm.weight"), c.head_dim)?,
-                source.vector(&name("attn_k_norm.weight"), c.head_dim)?,
+                source.vector(&Block::QNorm.of(i), c.head_dim)?,
+                source.vector(&Block::KNorm.of(i), c.head_dim)?,
             ])
         } else {
             None
         };
         layers.push(LayerWeights {
-            attn_norm: source.vector(&name("attn_norm.weight"), c.hidden)?,
-            q: source.matrix(&name("attn_q.weight"), q_dim, c.hidden)?,
-            k: source.matrix(&name("attn_k.weight"), kv_dim, c.hidden)?,
-            v: source.matrix(&name("attn_v.weight"), kv_dim, c.hidden)?,
-            o: source.matrix(&name("attn_output.weight"), c.hidden, q_dim)?,
+            attn_norm: source.vector(&Block::AttnNorm.of(i), c.hidden)?,
+            q: source.matrix(&Block::Q.of(i), q_dim, c.hidden)?,
+            k: source.matrix(&Block::K.of(i), kv_dim, c.hidden)?,
+            v: source.matrix(&Block::V.of(i), kv_dim, c.hidden)?,
+            o: source.matrix(&Block::Output.of(i), c.hidden, q_dim)?,
             qkv_bias,
             qk_norm,
-            ffn_norm: source.vector(&name("ffn_norm.weight"), c.hidden)?,
-            gate: source.matrix(&name("ffn_gate.weight"), c.intermediate, c.hidden)?,
-            up: source.matrix(&name("ffn_up.weight"), c.intermediate, c.hidden)?,
-            down: source.matrix(&name("ffn_down.weight"), c.hidden, c.intermediate)?,
+            ffn_norm: source.vector(&Block::FfnNorm.of(i), c.hidden)?,
+            gate: source.matrix(&Block::Gate.of(i), c.intermediate, c.hidden)?,
+            up: source.matrix(&Block::Up.of(i), c.intermediate, c.hidden)?,
+            down: source.matrix(&Block::Down.of(i), c.hidden, c.intermediate)?,
         });
     }
     let output = if c.tied_embeddings {
         None
     } else {
-        Some(source.matrix("output.weight", c.vocab, c.hidden)?)
+        Some(source.matrix(names::OUTPUT, c.vocab, c.hidden)?)
     };
     Ok(Weights {
-        embedding: source.matrix("token_embd.weight", c.vocab, c.hidden)?,
+        embedding: source.matrix(names::TOKEN_EMBD, c.vocab, c.hidden)?,
         output,
-        output_norm: source.vector("output_norm.weight", c.hidden)?,
+        output_norm: source.vector(names::OUTPUT_NORM, c.hidden)?,
         layers,
         rope_style: match c.family {
             Family::Llama => RopeStyle::Interleaved,
             Family::Qwen2 | Family::Qwen3 => RopeStyle::Halves,
         },
-        rope_freq_factors: source.optional_vector("rope_freqs.weight", c.head_dim / 2)?,
+        rope_freq_factors: source.optional_vector(names::ROPE_FREQS, c.head_dim / 2)?,
         config,
     })
 }
