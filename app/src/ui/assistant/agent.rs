@@ -216,7 +216,10 @@ pub fn AgentTranscript() -> impl IntoView {
             })}
             <Show when=move || view.with(|v| !v.running && !v.written.is_empty())>
                 <button class="undo-agent" on:click=move |_| agent::undo(state)>
-                    {move || view.with(|v| format!("Undo the agent's edits ({} files)", v.written.len()))}
+                    {move || view.with(|v| match v.written.len() {
+                        1 => "Undo the agent's edit (1 file)".to_owned(),
+                        n => format!("Undo the agent's edits ({n} files)"),
+                    })}
                 </button>
             </Show>
             <For each=move || view.with(|v| v.notes.clone()) key=|n| n.clone() let:note>
