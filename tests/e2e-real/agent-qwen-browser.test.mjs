@@ -10,8 +10,7 @@ import { test, before, after } from "node:test";
 import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeWorkspace, startAppliance, launchBrowser } from "../e2e/harness.mjs";
-import { TASK, assertDone, playAgent } from "./play.mjs";
+import { TASK, assertDone, openIde, playAgent } from "./play.mjs";
 
 const MODEL = process.env.AIRLOCK_QWEN_CODER_GGUF;
 const NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
@@ -23,12 +22,7 @@ before(async () => {
   if (skip) return;
   models = mkdtempSync(join(tmpdir(), "airlock-models-"));
   symlinkSync(MODEL, join(models, NAME));
-  workspace = makeWorkspace({ "README.md": "A scratch project.\n" });
-  appliance = await startAppliance(workspace, ["--models", models]);
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  await page.goto(appliance.url);
-  await page.locator('.tree-row[data-path="README.md"]').waitFor();
+  ({ workspace, appliance, browser, page } = await openIde(["--models", models]));
 });
 
 after(async () => {

@@ -11,8 +11,7 @@ import { createServer } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeWorkspace, startAppliance, launchBrowser } from "../e2e/harness.mjs";
-import { TASK, assertDone, playAgent } from "./play.mjs";
+import { TASK, assertDone, openIde, playAgent } from "./play.mjs";
 
 const SERVER = process.env.AIRLOCK_LLAMA_SERVER;
 const MODEL = process.env.AIRLOCK_QWEN_CODER_GGUF;
@@ -52,12 +51,7 @@ before(async () => {
     'models = ["qwen-coder"]',
     "timeout_s = 300",
   ].join("\n"));
-  workspace = makeWorkspace({ "README.md": "A scratch project.\n" });
-  appliance = await startAppliance(workspace, ["--policy", policy]);
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  await page.goto(appliance.url);
-  await page.locator('.tree-row[data-path="README.md"]').waitFor();
+  ({ workspace, appliance, browser, page } = await openIde(["--policy", policy]));
 });
 
 after(async () => {

@@ -6,9 +6,22 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { makeWorkspace, startAppliance, launchBrowser } from "../e2e/harness.mjs";
 
 /** The task every real-model run gets. */
 export const TASK = "Write hello.py with print('hello') in it, then run python3 hello.py.";
+
+/** A scratch workspace served by the appliance (started with `args`) and open in headless
+ *  Chromium: `{ workspace, appliance, browser, page }`. */
+export async function openIde(args) {
+  const workspace = makeWorkspace({ "README.md": "A scratch project.\n" });
+  const appliance = await startAppliance(workspace, args);
+  const browser = await launchBrowser();
+  const page = await browser.context.newPage();
+  await page.goto(appliance.url);
+  await page.locator('.tree-row[data-path="README.md"]').waitFor();
+  return { workspace, appliance, browser, page };
+}
 
 /** Runs `TASK` in agent mode on the active model; resolves with the run's steps and ending. */
 export async function playAgent(page, { timeout = 540_000 } = {}) {
