@@ -269,6 +269,11 @@ pub async fn run(
     for reader in readers {
         let _ = reader.await;
     }
+    // A command killed by the closed pipe after the limit (`yes` dies of SIGPIPE) may be seen
+    // exiting before the limit's flag: it still stopped because of the limit.
+    if *overflow.borrow() {
+        outcome.output_limit_exceeded = true;
+    }
     Ok((outcome, pid))
 }
 
