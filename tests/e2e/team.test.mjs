@@ -24,7 +24,7 @@ before(async () => {
       requests.push({ method: req.method, url: req.url, headers: req.headers, body });
       if (req.url === "/v1/models") {
         res.writeHead(200, { "Content-Type": "application/json" });
-        res.end(JSON.stringify({ object: "list", data: [{ id: "coder-7b", object: "model" }] }));
+        res.end(JSON.stringify({ object: "list", data: [{ id: "coder-7b", object: "model", max_model_len: 16384 }] }));
         return;
       }
       res.writeHead(200, { "Content-Type": "text/event-stream" });
@@ -64,6 +64,8 @@ test("the Models pane offers the team server's models and chat streams through t
   const coder = page.locator('.team-model[data-name="coder-7b"]');
   await coder.waitFor();
   assert.equal(await coder.getAttribute("data-available"), "true");
+  assert.match(await coder.locator(".model-facts").textContent(), /^Runs on the team's server \(context 16384 tokens\)/,
+    "the context the server lists is shown");
   assert.equal(
     await page.locator('.team-model[data-name="offline-13b"]').getAttribute("data-available"),
     "false",
@@ -79,6 +81,7 @@ test("the Models pane offers the team server's models and chat streams through t
   await input.press("Enter");
   await page.locator(".turn.assistant", { hasText: ANSWER.join("") }).waitFor({ timeout: 30_000 });
   await page.locator(".send").waitFor();
+  assert.match(await page.locator(".chat-stats").textContent(), / of 16384 tokens/, "the conversation was fitted in the listed context");
 
   const chat = requests.find((r) => r.url === "/v1/chat/completions");
   assert.ok(chat, `the server got the chat: ${JSON.stringify(requests.map((r) => r.url))}`);
