@@ -1,8 +1,7 @@
 //! Keeps `unsafe` to its reviewed sites: the workspace denies `unsafe_code`, and the only
 //! files allowed to lift that are the model-file memory map, the sandbox's child setup
-//! (resource limits, seccomp and descriptors between `fork` and `exec`), the CPU engine's
-//! SIMD kernels (bounds-checked vector loads) and its pass team (a job borrowed across
-//! threads for as long as the posting thread waits for it).
+//! (resource limits, seccomp and descriptors between `fork` and `exec`) and the CPU engine's
+//! SIMD kernels (bounds-checked vector loads).
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +13,6 @@ const ALLOWED: &[&str] = &[
     "appliance/src/sandbox/child.rs",
     "inference/src/model/kernels/x86.rs",
     "inference/src/model/kernels/wasm.rs",
-    "inference/src/model/kernels/team.rs",
 ];
 
 /// Fails when any Rust file not in `ALLOWED` lifts the `unsafe_code` lint (allow, expect

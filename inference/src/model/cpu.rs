@@ -5,7 +5,6 @@
 //! allocated once for the whole context.
 
 use super::error::ModelError;
-use super::kernels::team;
 use super::matrix::{Int8Scratch, Matrix};
 use super::rope;
 use super::weights::{LayerWeights, Weights};
@@ -48,6 +47,7 @@ struct Scratch {
     proj: Vec<f32>,
     gate: Vec<f32>,
     up: Vec<f32>,
+    scores: Vec<f32>,
 }
 
 /// Root-mean-square normalisation with a learned scale.
@@ -79,70 +79,6 @@ fn add_bias_rows(x: &mut [f32], bias: &[f32]) {
 fn add_into(x: &mut [f32], y: &[f32]) {
     for (a, b) in x.iter_mut().zip(y) {
         *a += b;
-    }
-}
-
-/// One layer's attention for a batch of queries over the KV cache (causal: query `t` sees
-/// positions up to `start + t`).
-struct Attention<'a> {
-    /// Queries, `[token][head][head_dim]`.
-    q: &'a [f32],
-    /// The layer's cached keys and values, `[position][kv_head][head_dim]`.
-    keys: &'a [f32],
-    values: &'a [f32],
-    kv_dim: usize,
-    head_dim: usize,
-    /// Query heads per key/value head.
-    group: usize,
-}
-
-/// Attention work (query heads × positions × head width) below which one thread does it.
-const PARALLEL_ATTENTION: usize = 1 << 15;
-
-thread_local! {
-    /// Each thread's attention scores.
-    static SCORES: std::cell::RefCell<Vec<f32>> = std::cell::RefCell::default();
-}
-
-impl Attention<'_> {
-    /// Writes every query head's weighted values into `out` (`[token][head][head_dim]`),
-    /// one (token, head) pair per task, spread over the pass's threads.
-    fn run(&self, start: usize, n: usize, heads: usize, out: &mut [f32]) {
-        let head_dim = self.head_dim;
-        let task = |pair: usize, out: &mut [f32]| {
-            let (t, h) = (pair / heads, pair % heads);
-            let q = &self.q[pair * head_dim..(pair + 1) * head_dim];
-            SCORES.with_borrow_mut(|scores| self.head(start + t, h, q, scores, out));
-        };
-        let mut parts: Vec<&mut [f32]> = out[..n * heads * head_dim].chunks_mut(head_dim).collect();
-        if n * heads * (start + n) * head_dim >= PARALLEL_ATTENTION {
-            team::split_parts(&mut parts, task);
-        } else {
-            parts
-                .iter_mut()
-                .enumerate()
-                .for_each(|(pair, out)| task(pair, out));
-        }
-    }
-
-    /// Query head `h` at position `pos`: softmax(q·k / √d) over positions `0..=pos`, times v.
-    fn head(&self, pos: usize, h: usize, q: &[f32], scores: &mut Vec<f32>, out: &mut [f32]) {
-        let (head_dim, kv_dim) = (self.head_dim, self.kv_dim);
-        let offset = h / self.group * head_dim;
-        let scale = 1.0 / (head_dim as f32).sqrt();
-        scores.clear();
-        scores.extend((0..=pos).map(|p| {
-            let at = p * kv_dim + offset;
-            super::matrix::dot(q, &self.keys[at..at + head_dim]) * scale
-        }));
-        softmax_in_place(scores);
-        out.fill(0.0);
-        for (p, weight) in scores.iter().enumerate() {
-            let at = p * kv_dim + offset;
-            for (o, v) in out.iter_mut().zip(&self.values[at..at + head_dim]) {
-                *o += weight * v;
-            }
-        }
     }
 }
 
@@ -183,6 +119,7 @@ impl CpuModel {
             proj: rows(c.hidden),
             gate: rows(c.intermediate),
             up: rows(c.intermediate),
+            scores: vec![0.0; capacity],
         };
         Self {
             inverse_freq,
@@ -229,9 +166,13 @@ impl CpuModel {
         if let Some(bad) = tokens.iter().find(|t| **t as usize >= self.config().vocab) {
             return Err(ModelError::BadToken(*bad));
         }
-        // The pool's threads stay on the pass from here to its end (one wake-up per call,
-        // not one per product: on a busy machine every wake-up waits for the scheduler).
-        Ok(team::pass(|| self.run(tokens, start, every, needed)))
+        // Natively the whole pass runs on one of the pool's threads, so that each product's
+        // row split starts where it is (one hand-off per call, not one per product: on a busy
+        // machine every hand-off waits for the scheduler).
+        #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+        return Ok(rayon::scope(|_| self.run(tokens, start, every, needed)));
+        #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+        Ok(self.run(tokens, start, every, needed))
     }
 
     /// [`CpuModel::forward_all`] once the tokens are checked.
@@ -313,15 +254,29 @@ impl CpuModel {
             self.keys[slot..slot + kv_dim].copy_from_slice(kt);
             self.values[slot..slot + kv_dim].copy_from_slice(&v[t * kv_dim..(t + 1) * kv_dim]);
         }
-        let attention = Attention {
-            q,
-            keys: &self.keys[layer_base..],
-            values: &self.values[layer_base..],
-            kv_dim,
-            head_dim,
-            group: heads / kv_heads,
-        };
-        attention.run(start, n, heads, &mut s.attn[..n * q_dim]);
+        let group = heads / kv_heads;
+        let scale = 1.0 / (head_dim as f32).sqrt();
+        for t in 0..n {
+            let pos = start + t;
+            for h in 0..heads {
+                let kv_head = h / group;
+                let qh = &q[t * q_dim + h * head_dim..][..head_dim];
+                let scores = &mut s.scores[..=pos];
+                for (p, score) in scores.iter_mut().enumerate() {
+                    let at = layer_base + p * kv_dim + kv_head * head_dim;
+                    *score = super::matrix::dot(qh, &self.keys[at..at + head_dim]) * scale;
+                }
+                softmax_in_place(scores);
+                let out = &mut s.attn[t * q_dim + h * head_dim..][..head_dim];
+                out.fill(0.0);
+                for (p, weight) in scores.iter().enumerate() {
+                    let at = layer_base + p * kv_dim + kv_head * head_dim;
+                    for (o, v) in out.iter_mut().zip(&self.values[at..at + head_dim]) {
+                        *o += weight * v;
+                    }
+                }
+            }
+        }
         let proj = &mut s.proj[..n * c.hidden];
         layer.o.matmul(&s.attn[..n * q_dim], proj, int8.as_mut());
         add_into(&mut s.x[..n * c.hidden], proj);

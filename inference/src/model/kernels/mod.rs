@@ -5,7 +5,6 @@
 pub mod activation;
 pub mod dot;
 pub mod self_test;
-pub mod team;
 pub mod unpack;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
@@ -17,11 +16,8 @@ pub use unpack::{UnpackedRow, supported};
 
 use crate::gguf::GgmlType;
 
-/// Rows one thread claims at a time in a decode product (small enough that two threads end
-/// together on a 576-row matrix, large enough that the prefetch runs ahead inside a chunk).
-const ROWS_PER_TASK: usize = 32;
-/// Products smaller than this (rows × columns) run on one thread.
-const PARALLEL_WORK: usize = 1 << 16;
+/// Rows one worker takes at a time (large enough to amortise the hand-off).
+const ROWS_PER_TASK: usize = 64;
 /// Rows one worker takes at a time in a prompt batch (each row is worth a batch of tokens, so
 /// smaller tasks keep the cores evenly busy on narrow matrices such as k and v).
 const BATCH_ROWS_PER_TASK: usize = 16;
@@ -78,46 +74,46 @@ pub fn matmul(w: QuantRows<'_>, acts: &Q8Activations, out: &mut [f32], spare: &m
 }
 
 /// `outs[i] = ws[i] · a` for one activation vector and several matrices of its width, in
-/// one job split across the pass's threads (decode's q/k/v and gate/up: one hand-off to the
-/// other cores instead of one per matrix).
+/// one pass split across the cores (decode's q/k/v and gate/up: one hand-off to the other
+/// cores instead of one per matrix).
 pub fn matvec_group(ws: &[QuantRows<'_>], acts: &Q8Activations, outs: &mut [&mut [f32]]) {
     debug_assert_eq!(acts.rows(), 1);
-    // Part `c` is rows `first_row[c]..` of matrix `matrix[c]`.
-    let mut matrix = Vec::new();
-    let mut first_row = Vec::new();
-    let mut parts: Vec<&mut [f32]> = Vec::new();
+    let mut tasks: Vec<(usize, usize, &mut [f32])> = Vec::new();
     for (i, out) in outs.iter_mut().enumerate() {
         debug_assert_eq!(out.len(), ws[i].rows);
         for (chunk, slots) in out.chunks_mut(ROWS_PER_TASK).enumerate() {
-            matrix.push(i);
-            first_row.push(chunk * ROWS_PER_TASK);
-            parts.push(slots);
+            tasks.push((i, chunk, slots));
         }
     }
-    let task = |c: usize, slots: &mut [f32]| {
-        let w = ws[matrix[c]];
-        with_unpacked(|unpacked| {
-            for (slot, row) in slots.iter_mut().zip(first_row[c]..) {
-                prefetch_ahead(w, row);
-                let bytes = &w.bytes[row * w.row_bytes..(row + 1) * w.row_bytes];
-                *slot = match dot::dot_blocks(w.ggml_type, bytes, acts.row(0)) {
-                    Some(value) => value,
-                    None => {
-                        unpacked.unpack(w.ggml_type, bytes, w.cols);
-                        dot::dot(unpacked, acts.row(0))
-                    }
-                };
-            }
-        });
+    let task = |(i, chunk, slots): (usize, usize, &mut [f32]), unpacked: &mut UnpackedRow| {
+        let w = ws[i];
+        for (k, slot) in slots.iter_mut().enumerate() {
+            let row = chunk * ROWS_PER_TASK + k;
+            prefetch_ahead(w, row);
+            let bytes = &w.bytes[row * w.row_bytes..(row + 1) * w.row_bytes];
+            *slot = match dot::dot_blocks(w.ggml_type, bytes, acts.row(0)) {
+                Some(value) => value,
+                None => {
+                    unpacked.unpack(w.ggml_type, bytes, w.cols);
+                    dot::dot(unpacked, acts.row(0))
+                }
+            };
+        }
     };
-    let work: usize = ws.iter().map(|w| w.rows * w.cols).sum();
-    if work >= PARALLEL_WORK {
-        team::split_parts(&mut parts, task);
-    } else {
-        parts
-            .iter_mut()
-            .enumerate()
-            .for_each(|(c, slots)| task(c, slots));
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+    {
+        use rayon::prelude::*;
+        let work: usize = ws.iter().map(|w| w.rows * w.cols).sum();
+        if work >= 1 << 16 {
+            tasks
+                .into_par_iter()
+                .for_each_init(UnpackedRow::default, |unpacked, t| task(t, unpacked));
+            return;
+        }
+    }
+    let mut unpacked = UnpackedRow::default();
+    for t in tasks {
+        task(t, &mut unpacked);
     }
 }
 
@@ -140,41 +136,35 @@ fn prefetch_ahead(w: QuantRows<'_>, row: usize) {
 }
 
 /// Calls `each(unpacked_row, slots)` for every row, unpacked, `slots` being that row's
-/// `per_row` outputs in `out`, the rows spread over the pass's threads.
+/// `per_row` outputs in `out`; natively the rows are spread over the cores.
 fn for_row_chunks<F>(w: QuantRows<'_>, out: &mut [f32], per_row: usize, each: F)
 where
-    F: Fn(&UnpackedRow, &mut [f32]) + Sync,
+    F: Fn(&UnpackedRow, &mut [f32]) + Sync + Send,
 {
-    let rows_per_part = BATCH_ROWS_PER_TASK * per_row;
-    let mut parts: Vec<&mut [f32]> = out[..w.rows * per_row].chunks_mut(rows_per_part).collect();
-    let task = |c: usize, slots: &mut [f32]| {
-        with_unpacked(|unpacked| {
-            for (row_slots, row) in slots
-                .chunks_exact_mut(per_row)
-                .zip(c * BATCH_ROWS_PER_TASK..)
-            {
-                prefetch_ahead(w, row);
-                let bytes = &w.bytes[row * w.row_bytes..(row + 1) * w.row_bytes];
-                unpacked.unpack(w.ggml_type, bytes, w.cols);
-                each(unpacked, row_slots);
-            }
-        });
+    let task = |(index, slots): (usize, &mut [f32]), unpacked: &mut UnpackedRow| {
+        let first = index * BATCH_ROWS_PER_TASK;
+        for (i, row_slots) in slots.chunks_exact_mut(per_row).enumerate() {
+            let row = first + i;
+            prefetch_ahead(w, row);
+            let bytes = &w.bytes[row * w.row_bytes..(row + 1) * w.row_bytes];
+            unpacked.unpack(w.ggml_type, bytes, w.cols);
+            each(unpacked, row_slots);
+        }
     };
-    if w.rows * w.cols >= PARALLEL_WORK {
-        team::split_parts(&mut parts, task);
-    } else {
-        parts
-            .iter_mut()
-            .enumerate()
-            .for_each(|(c, slots)| task(c, slots));
+    let chunks = out[..w.rows * per_row].chunks_mut(BATCH_ROWS_PER_TASK * per_row);
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+    {
+        use rayon::prelude::*;
+        if w.rows * w.cols >= 1 << 16 {
+            out[..w.rows * per_row]
+                .par_chunks_mut(BATCH_ROWS_PER_TASK * per_row)
+                .enumerate()
+                .for_each_init(UnpackedRow::default, |unpacked, item| task(item, unpacked));
+            return;
+        }
     }
-}
-
-thread_local! {
-    /// Each thread's buffer for rows whose format is unpacked before the product.
-    static UNPACKED: std::cell::RefCell<UnpackedRow> = std::cell::RefCell::default();
-}
-
-fn with_unpacked<T>(f: impl FnOnce(&mut UnpackedRow) -> T) -> T {
-    UNPACKED.with_borrow_mut(f)
+    let mut unpacked = UnpackedRow::default();
+    for item in chunks.enumerate() {
+        task(item, &mut unpacked);
+    }
 }

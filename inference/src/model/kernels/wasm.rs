@@ -11,7 +11,7 @@ use core::arch::wasm32::*;
 use super::activation::BLOCK;
 use super::dot::{Activation, TOKENS};
 use super::unpack::{UnpackedRow, half};
-use crate::gguf::{GgmlType, scale_min_k4};
+use crate::gguf::GgmlType;
 
 /// `w · a`.
 #[target_feature(enable = "simd128")]
@@ -109,25 +109,19 @@ pub fn unpack(row: &mut UnpackedRow, ggml_type: GgmlType, bytes: &[u8], cols: us
 pub fn reads_blocks(ggml_type: GgmlType) -> bool {
     matches!(
         ggml_type,
-        GgmlType::Q4_0
-            | GgmlType::Q4_1
-            | GgmlType::Q5_0
-            | GgmlType::Q5_1
-            | GgmlType::Q8_0
-            | GgmlType::Q4K
-            | GgmlType::Q6K
+        GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0 | GgmlType::Q5_1 | GgmlType::Q8_0
     )
 }
 
-/// `row · a` straight from the file's blocks, every format the kernels read (as `x86.rs`'s:
-/// no unpacked copy for one token).
+/// `row · a` straight from Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0 blocks (as `x86.rs`'s: no unpacked
+/// copy for one token); `None` for the K-quants.
 #[target_feature(enable = "simd128")]
 pub fn dot_blocks(ggml_type: GgmlType, row: &[u8], (q, d, s): Activation<'_>) -> Option<f32> {
-    let (per_block, block_bytes) = ggml_type.block();
-    let values = row.len() / block_bytes as usize * per_block as usize;
-    assert!(q.len() >= values && d.len() >= values / BLOCK && s.len() >= values / BLOCK);
+    let (_, block_bytes) = ggml_type.block();
+    let blocks = row.len() / block_bytes as usize;
+    assert!(q.len() >= blocks * BLOCK && d.len() >= blocks && s.len() >= blocks);
     let activation = |b: usize| {
-        // SAFETY: b < values / 32, so b * 32 + 32 <= q.len() (asserted above).
+        // SAFETY: b < blocks, so b * 32 + 32 <= q.len() (asserted above).
         unsafe {
             (
                 v128_load(q.as_ptr().add(b * BLOCK).cast()),
@@ -207,78 +201,6 @@ pub fn dot_blocks(ggml_type: GgmlType, row: &[u8], (q, d, s): Activation<'_>) ->
                 let sum = i32x4_add(signed_group(w0, a0), signed_group(w1, a1));
                 let scale = f32x4_splat(half(block, 0) * d[b]);
                 acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(sum), scale));
-            }
-        }
-        GgmlType::Q4K => {
-            // Per 64 weights: 32 bytes whose low nibbles are sub-block 2j, high 2j + 1.
-            for (k, block) in row.chunks_exact(144).enumerate() {
-                let (dw, dmin) = (half(block, 0), half(block, 2));
-                let scales = &block[4..16];
-                for j in 0..4 {
-                    let b = 8 * k + 2 * j;
-                    // SAFETY: 16 + 32·4 = 144 bytes per block.
-                    let (p0, p1) = unsafe {
-                        (
-                            v128_load(block.as_ptr().add(16 + 32 * j).cast()),
-                            v128_load(block.as_ptr().add(32 + 32 * j).cast()),
-                        )
-                    };
-                    let nibble = u8x16_splat(0x0f);
-                    let ((a0, a1), (a2, a3)) = (activation(b), activation(b + 1));
-                    let low = i32x4_add(
-                        unsigned_group(v128_and(p0, nibble), a0),
-                        unsigned_group(v128_and(p1, nibble), a1),
-                    );
-                    let high = i32x4_add(
-                        unsigned_group(u8x16_shr(p0, 4), a2),
-                        unsigned_group(u8x16_shr(p1, 4), a3),
-                    );
-                    let (sc0, m0) = scale_min_k4(2 * j, scales);
-                    let (sc1, m1) = scale_min_k4(2 * j + 1, scales);
-                    let scale0 = f32x4_splat(dw * f32::from(sc0) * d[b]);
-                    let scale1 = f32x4_splat(dw * f32::from(sc1) * d[b + 1]);
-                    acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(low), scale0));
-                    acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(high), scale1));
-                    offsets -= dmin * (f32::from(m0) * s[b] + f32::from(m1) * s[b + 1]);
-                }
-            }
-        }
-        GgmlType::Q6K => {
-            // Per half super-block, 128 six-bit levels: low nibbles in `ql`, two high bits in
-            // `qh`, rebuilt 16 at a time and made signed (q − 32); a scale per 16.
-            for (k, block) in row.chunks_exact(210).enumerate() {
-                let dw = half(block, 208);
-                let scales = &block[192..208];
-                let (nibble, bits) = (u8x16_splat(0x0f), u8x16_splat(0x30));
-                for h in 0..2 {
-                    for part in 0..2 {
-                        let at = 16 * part;
-                        // SAFETY: ql at 64·h (+32) + 16·part, qh at 128 + 32·h + 16·part, 16
-                        // bytes each, inside the 210.
-                        let (ql0, ql1, qh) = unsafe {
-                            (
-                                v128_load(block.as_ptr().add(64 * h + at).cast()),
-                                v128_load(block.as_ptr().add(64 * h + 32 + at).cast()),
-                                v128_load(block.as_ptr().add(128 + 32 * h + at).cast()),
-                            )
-                        };
-                        let levels = [
-                            v128_or(v128_and(ql0, nibble), v128_and(i8x16_shl(qh, 4), bits)),
-                            v128_or(v128_and(ql1, nibble), v128_and(i8x16_shl(qh, 2), bits)),
-                            v128_or(u8x16_shr(ql0, 4), v128_and(qh, bits)),
-                            v128_or(u8x16_shr(ql1, 4), v128_and(u8x16_shr(qh, 2), bits)),
-                        ];
-                        for (i, level) in levels.into_iter().enumerate() {
-                            let b = 8 * k + 4 * h + i;
-                            let (a0, a1) = activation(b);
-                            let a = if part == 0 { a0 } else { a1 };
-                            let sum = signed_group(i8x16_sub(level, u8x16_splat(32)), a);
-                            let sc = scales[8 * h + 2 * i + part] as i8;
-                            let scale = f32x4_splat(dw * f32::from(sc) * d[b]);
-                            acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(sum), scale));
-                        }
-                    }
-                }
             }
         }
         _ => return None,

@@ -12,7 +12,7 @@ use core::arch::x86_64::*;
 use super::activation::BLOCK;
 use super::dot::{Activation, TOKENS};
 use super::unpack::{UnpackedRow, half};
-use crate::gguf::{GgmlType, scale_min_k4};
+use crate::gguf::GgmlType;
 
 /// Whether this CPU runs the AVX2 kernel (checked once, then a cached flag).
 pub fn available() -> bool {
@@ -39,14 +39,14 @@ pub fn dot(w: &UnpackedRow, a: Activation<'_>) -> f32 {
     unsafe { dot_avx2(w, q, d, s, blocks) }
 }
 
-/// `row · a` read straight from the file's blocks, every format the kernels read (the
-/// K-quants included): decode reads each weight once, so skipping the unpacked copy halves
-/// its memory traffic. `None` for the other formats.
+/// `row · a` read straight from the file's blocks, for the formats whose blocks the kernel
+/// takes as they are (Q4_0, Q4_1, Q8_0): decode reads each weight once, so skipping the
+/// unpacked copy halves its memory traffic. `None` for the other formats.
 pub fn dot_blocks(ggml_type: GgmlType, row: &[u8], a: Activation<'_>) -> Option<f32> {
     let (q, d, s) = a;
-    let (per_block, block_bytes) = ggml_type.block();
-    let values = row.len() / block_bytes as usize * per_block as usize;
-    assert!(q.len() >= values && d.len() >= values / BLOCK && s.len() >= values / BLOCK);
+    let (_, block_bytes) = ggml_type.block();
+    let blocks = row.len() / block_bytes as usize;
+    assert!(q.len() >= blocks * BLOCK && d.len() >= blocks && s.len() >= blocks);
     // SAFETY: `available()` confirmed AVX2 and FMA (the caller checked it); the assert bounds
     // the activation loads, and every block load lies inside its `chunks_exact` block.
     unsafe {
@@ -56,8 +56,6 @@ pub fn dot_blocks(ggml_type: GgmlType, row: &[u8], a: Activation<'_>) -> Option<
             GgmlType::Q5_0 => Some(dot_q5_avx2::<false>(row, q, d, s)),
             GgmlType::Q5_1 => Some(dot_q5_avx2::<true>(row, q, d, s)),
             GgmlType::Q8_0 => Some(dot_q8_0_avx2(row, q, d)),
-            GgmlType::Q4K => Some(dot_q4_k_avx2(row, q, d, s)),
-            GgmlType::Q6K => Some(dot_q6_k_avx2(row, q, d)),
             _ => None,
         }
     }
@@ -67,13 +65,7 @@ pub fn dot_blocks(ggml_type: GgmlType, row: &[u8], a: Activation<'_>) -> Option<
 pub fn reads_blocks(ggml_type: GgmlType) -> bool {
     matches!(
         ggml_type,
-        GgmlType::Q4_0
-            | GgmlType::Q4_1
-            | GgmlType::Q5_0
-            | GgmlType::Q5_1
-            | GgmlType::Q8_0
-            | GgmlType::Q4K
-            | GgmlType::Q6K
+        GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0 | GgmlType::Q5_1 | GgmlType::Q8_0
     )
 }
 
@@ -182,108 +174,6 @@ unsafe fn dot_q8_0_avx2(row: &[u8], q: &[i8], d: &[f32]) -> f32 {
         let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(av, wv));
         let lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
         acc = _mm256_fmadd_ps(lanes, _mm256_set1_ps(half(block, 0) * d[b]), acc);
-    }
-    horizontal_sum(acc)
-}
-
-/// Q4_K super-blocks (256 weights, `d·sc·q − dmin·m` per sub-block of 32, the 6-bit `sc`
-/// and `m` packed in 12 bytes): each 32 bytes of levels hold sub-block 2j in their low
-/// nibbles and 2j + 1 in their high ones, unsigned as `maddubs` takes them; the minimum goes
-/// through the activation block's sum.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dot_q4_k_avx2(row: &[u8], q: &[i8], d: &[f32], s: &[f32]) -> f32 {
-    let ones = _mm256_set1_epi16(1);
-    let nibble = _mm256_set1_epi8(0x0f);
-    let mut acc = _mm256_setzero_ps();
-    let mut offsets = 0f32;
-    for (k, block) in row.chunks_exact(144).enumerate() {
-        let (dw, dmin) = (half(block, 0), half(block, 2));
-        let scales = &block[4..16];
-        for j in 0..4 {
-            let b = 8 * k + 2 * j;
-            // SAFETY: 16 + 32·4 = 144 bytes per block; (b + 2) · 32 <= q.len() (asserted by
-            // the caller: 8 activation blocks per super-block).
-            let (packed, a0, a1) = unsafe {
-                (
-                    _mm256_loadu_si256(block.as_ptr().add(16 + 32 * j).cast()),
-                    _mm256_loadu_si256(q.as_ptr().add(b * BLOCK).cast()),
-                    _mm256_loadu_si256(q.as_ptr().add((b + 1) * BLOCK).cast()),
-                )
-            };
-            let low = _mm256_and_si256(packed, nibble);
-            let high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble);
-            let (sc0, m0) = scale_min_k4(2 * j, scales);
-            let (sc1, m1) = scale_min_k4(2 * j + 1, scales);
-            let lanes0 = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(low, a0), ones));
-            let lanes1 =
-                _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(high, a1), ones));
-            acc = _mm256_fmadd_ps(lanes0, _mm256_set1_ps(dw * f32::from(sc0) * d[b]), acc);
-            acc = _mm256_fmadd_ps(lanes1, _mm256_set1_ps(dw * f32::from(sc1) * d[b + 1]), acc);
-            offsets -= dmin * (f32::from(m0) * s[b] + f32::from(m1) * s[b + 1]);
-        }
-    }
-    horizontal_sum(acc) + offsets
-}
-
-/// Q6_K super-blocks (256 weights, `d·sc·(q − 32)` per group of 16, `sc` an int8): each half
-/// holds 128 six-bit levels as low nibbles (`ql`) and two high bits (`qh`), rebuilt four
-/// vectors of 32 at a time as llama.cpp does; `maddubs` takes them unsigned and the −32 comes
-/// off as 32 × the activations' pair sums.
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dot_q6_k_avx2(row: &[u8], q: &[i8], d: &[f32]) -> f32 {
-    let ones = _mm256_set1_epi16(1);
-    let nibble = _mm256_set1_epi8(0x0f);
-    let bits = _mm256_set1_epi8(0x30);
-    let thirty_two = _mm256_set1_epi8(32);
-    let mut acc = _mm256_setzero_ps();
-    for (k, block) in row.chunks_exact(210).enumerate() {
-        let dw = half(block, 208);
-        let scales = &block[192..208];
-        for h in 0..2 {
-            // SAFETY: ql at 64·h (+32), qh at 128 + 32·h, 32 bytes each, inside 210.
-            let (ql0, ql1, qh) = unsafe {
-                (
-                    _mm256_loadu_si256(block.as_ptr().add(64 * h).cast()),
-                    _mm256_loadu_si256(block.as_ptr().add(64 * h + 32).cast()),
-                    _mm256_loadu_si256(block.as_ptr().add(128 + 32 * h).cast()),
-                )
-            };
-            let levels = [
-                _mm256_or_si256(
-                    _mm256_and_si256(ql0, nibble),
-                    _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(ql1, nibble),
-                    _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16(ql0, 4), nibble),
-                    _mm256_and_si256(qh, bits),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16(ql1, 4), nibble),
-                    _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits),
-                ),
-            ];
-            for (i, level) in levels.into_iter().enumerate() {
-                let b = 8 * k + 4 * h + i;
-                // SAFETY: (b + 1) · 32 <= q.len() (asserted by the caller).
-                let av = unsafe { _mm256_loadu_si256(q.as_ptr().add(b * BLOCK).cast()) };
-                let pairs = _mm256_sub_epi16(
-                    _mm256_maddubs_epi16(level, av),
-                    _mm256_maddubs_epi16(thirty_two, av),
-                );
-                let lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
-                let group = 8 * h + 2 * i;
-                let scale = dw * d[b];
-                let both = _mm256_set_m128(
-                    _mm_set1_ps(scale * f32::from(scales[group + 1] as i8)),
-                    _mm_set1_ps(scale * f32::from(scales[group] as i8)),
-                );
-                acc = _mm256_fmadd_ps(lanes, both, acc);
-            }
-        }
     }
     horizontal_sum(acc)
 }
